@@ -1,0 +1,5 @@
+import sys
+
+from hsmsim.cli import main
+
+sys.exit(main())

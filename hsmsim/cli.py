@@ -1,0 +1,71 @@
+"""The ``hsmsim`` command: ``hsmsim serve`` runs the server (more commands come with later issues)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from hsmsim import __version__
+from hsmsim.config import DEFAULT_HOST, DEFAULT_PORT, Config, DelayProfile, Quotas, default_data_dir
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hsmsim", description="Local simulator of AWS CloudHSM v2 and AWS KMS.")
+    parser.add_argument("--version", action="version", version=f"hsmsim {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the simulator server")
+    serve.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port to listen on (default {DEFAULT_PORT})")
+    serve.add_argument(
+        "--data-dir", type=Path, default=default_data_dir(), help=f"where state lives (default {default_data_dir()})"
+    )
+    serve.add_argument("--db-url", help="SQLAlchemy URL of the database (default: SQLite in the data dir)")
+    serve.add_argument(
+        "--delays",
+        type=DelayProfile,
+        choices=list(DelayProfile),
+        default=DelayProfile.INSTANT,
+        help="how long provisioning steps take in simulated time (default instant)",
+    )
+    serve.add_argument("--max-clusters", type=_positive, default=Quotas.clusters_per_region,
+                       help="clusters per account and region (AWS default 4)")
+    serve.add_argument("--max-hsms", type=_positive, default=Quotas.hsms_per_region,
+                       help="HSMs per account and region (AWS default 6)")
+    serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "serve":
+        from hsmsim.server import create_app
+
+        config = Config(
+            data_dir=args.data_dir,
+            host=args.host,
+            port=args.port,
+            db_url=args.db_url,
+            delays=args.delays,
+            quotas=Quotas(clusters_per_region=args.max_clusters, hsms_per_region=args.max_hsms),
+        )
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        web.run_app(create_app(config), host=config.host, port=config.port, print=None)
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""What the CloudHSM service needs at run time, built once by the server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hsmsim.cloudhsm.identity import RootAuthorities
+from hsmsim.cloudhsm.vault import BackupVault
+from hsmsim.config import Config
+from hsmsim.core.clock import Clock
+from hsmsim.core.db import UnitOfWork
+from hsmsim.core.lifecycle import Lifecycle
+from hsmsim.hsm import SoftHSM
+
+
+@dataclass
+class CloudHSMRuntime:
+    config: Config
+    clock: Clock
+    hsm: SoftHSM
+    vault: BackupVault
+    roots: RootAuthorities
+    lifecycle: Lifecycle
+
+
+@dataclass
+class Step:
+    """One unit of work of the service: the runtime, the transaction and the simulated time it runs at."""
+
+    runtime: CloudHSMRuntime
+    uow: UnitOfWork
+
+    @property
+    def session(self):  # type: ignore[no-untyped-def]
+        return self.uow.session

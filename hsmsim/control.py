@@ -1,0 +1,105 @@
+"""Control endpoints of the simulator (not AWS) under ``/_hsmsim``.
+
+* ``GET  /_hsmsim/health``: version, services, delay profile, simulated now.
+* ``POST /_hsmsim/reset``: wipe all state (rows, tokens, backups, clock offset).
+* ``GET  /_hsmsim/clock``: the simulated now; ``POST /_hsmsim/clock`` with ``{"advance_seconds": N}`` moves it
+  forward and applies every transition that falls due.
+* ``POST /_hsmsim/clusters/{ClusterId}/activate`` with ``{"password": "..."}``: the CloudHSM CLI's
+  ``cluster activate`` (the seed of the data-plane API).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from hsmsim.appkeys import EXECUTOR, SIMULATOR
+from hsmsim.aws.errors import ServiceError, ValidationException
+from hsmsim.cloudhsm.activation import activate_cluster
+from hsmsim.cloudhsm.errors import CloudHsmResourceNotFoundException
+from hsmsim.cloudhsm.models import Cluster
+from hsmsim.cloudhsm.runtime import Step
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(text=json.dumps(data), status=status, content_type="application/json")
+
+
+def _error(error: ServiceError) -> web.Response:
+    return _json({"__type": error.code, "message": error.message}, status=error.status)
+
+
+async def _blocking(request: web.Request, work: Callable[..., Any], *args: Any) -> Any:
+    return await asyncio.get_running_loop().run_in_executor(request.app[EXECUTOR], work, *args)
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json() if await request.read() else {}
+    except ValueError:
+        raise ValidationException("The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise ValidationException("The request body must be a JSON object.")
+    return body
+
+
+def _clock_view(request: web.Request) -> dict[str, Any]:
+    now = request.app[SIMULATOR].clock.now()
+    return {"now": now.isoformat(), "epoch_seconds": now.timestamp()}
+
+
+def control_routes(health: Callable[[web.Application], dict[str, Any]]) -> list[web.RouteDef]:
+    async def get_health(request: web.Request) -> web.Response:
+        return _json(health(request.app))
+
+    async def post_reset(request: web.Request) -> web.Response:
+        await _blocking(request, request.app[SIMULATOR].reset)
+        return _json({"reset": True})
+
+    async def get_clock(request: web.Request) -> web.Response:
+        return _json(_clock_view(request))
+
+    async def post_clock(request: web.Request) -> web.Response:
+        try:
+            body = await _json_object(request)
+            seconds = body.get("advance_seconds")
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds):
+                raise ValidationException("advance_seconds must be a number of seconds.")
+            if seconds < 0:
+                raise ValidationException("advance_seconds must not be negative: the clock only moves forward.")
+        except ServiceError as error:
+            return _error(error)
+        await _blocking(request, request.app[SIMULATOR].advance_clock, float(seconds))
+        return _json(_clock_view(request))
+
+    async def post_activate(request: web.Request) -> web.Response:
+        cluster_id = request.match_info["cluster_id"]
+        try:
+            body = await _json_object(request)
+            password = body.get("password")
+            if not isinstance(password, str):
+                raise ValidationException("password is required.")
+
+            def work(step: Step) -> None:
+                cluster = step.session.get(Cluster, cluster_id)
+                if cluster is None:
+                    raise CloudHsmResourceNotFoundException(f"Cluster '{cluster_id}' not found.")
+                activate_cluster(step, cluster, password, step.runtime.clock.now())
+
+            await _blocking(request, request.app[SIMULATOR].in_unit_of_work, work)
+        except ServiceError as error:
+            return _error(error)
+        return _json({"error_code": 0, "data": "Cluster activation successful"})
+
+    return [
+        web.get("/_hsmsim/health", get_health),
+        web.post("/_hsmsim/reset", post_reset),
+        web.get("/_hsmsim/clock", get_clock),
+        web.post("/_hsmsim/clock", post_clock),
+        web.post("/_hsmsim/clusters/{cluster_id}/activate", post_activate),
+    ]

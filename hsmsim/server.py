@@ -1,0 +1,131 @@
+"""The aiohttp server: one AWS JSON 1.1 endpoint at ``POST /`` plus the simulator's control endpoints.
+
+Parsing and validation run on the event loop (pure, fast); the operation runs in a thread pool because it makes
+blocking SQLAlchemy and PKCS#11 calls. Every response, errors included, carries ``x-amzn-RequestId`` and a JSON
+body: a request never gets an HTML page or a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from aiohttp import web
+
+from hsmsim import __version__
+from hsmsim.appkeys import EXECUTOR, PROTOCOL, SIMULATOR
+from hsmsim.aws.context import RequestContext
+from hsmsim.aws.errors import InternalFailure, ServiceError
+from hsmsim.aws.protocol import JsonProtocol
+from hsmsim.aws.sigv4 import caller_scope
+from hsmsim.aws.spec import load_service_model
+from hsmsim.config import Config, DelayProfile
+from hsmsim.control import control_routes
+from hsmsim.core.ids import request_id
+from hsmsim.simulator import Simulator
+
+log = logging.getLogger(__name__)
+
+SERVICES = ("cloudhsmv2",)
+JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def request_id_and_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Give every response a request id; turn any failure into a JSON error, never a traceback or HTML."""
+    rid = request_id()
+    request["request_id"] = rid
+    try:
+        response = await handler(request)
+    except ServiceError as error:
+        response = _error_response(request, error)
+    except web.HTTPException as error:
+        response = web.json_response(
+            {"__type": error.reason.replace(" ", ""), "message": error.text or error.reason}, status=error.status
+        )
+    except Exception:
+        log.exception("internal failure in %s %s", request.method, request.path)
+        response = _error_response(request, InternalFailure("An internal error occurred. See the server log."))
+    response.headers["x-amzn-RequestId"] = rid
+    return response
+
+
+def _error_response(request: web.Request, error: ServiceError) -> web.Response:
+    status, headers, body = request.app[PROTOCOL].serialize_error(request.get("service_model"), error)
+    return web.Response(status=status, headers=headers, body=body)
+
+
+async def aws_endpoint(request: web.Request) -> web.Response:
+    protocol = request.app[PROTOCOL]
+    simulator = request.app[SIMULATOR]
+    target = request.headers.get("X-Amz-Target")
+    if target:
+        with contextlib.suppress(ServiceError):
+            request["service_model"] = protocol.service_for_target(target)
+    parsed = protocol.parse(target, await request.read())
+    scope = caller_scope(request.headers, simulator.config.default_region, simulator.config.default_account)
+    ctx = RequestContext(
+        service=parsed.service_model.service_name,
+        operation=parsed.operation_model.name,
+        account_id=scope.account_id,
+        region=scope.region,
+        request_id=request["request_id"],
+    )
+    result = await asyncio.get_running_loop().run_in_executor(request.app[EXECUTOR], simulator.call, ctx, parsed)
+    body = protocol.serialize_result(parsed.operation_model, result)
+    return web.Response(body=body, content_type=JSON_CONTENT_TYPE)
+
+
+def _tick_interval(profile: DelayProfile) -> float:
+    return {DelayProfile.INSTANT: 0.5, DelayProfile.FAST: 0.02, DelayProfile.REALISTIC: 1.0}[profile]
+
+
+async def _background(app: web.Application) -> AsyncIterator[None]:
+    """Start the thread pool and the lifecycle ticker; stop them and close the simulator on shutdown."""
+    simulator = app[SIMULATOR]
+    app[EXECUTOR] = ThreadPoolExecutor(max_workers=simulator.config.workers, thread_name_prefix="hsmsim")
+    interval = _tick_interval(simulator.config.delays)
+
+    async def ticker() -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await loop.run_in_executor(app[EXECUTOR], simulator.tick)
+            except Exception:
+                log.exception("lifecycle tick failed")
+
+    task = asyncio.create_task(ticker())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    app[EXECUTOR].shutdown(wait=True)
+    simulator.close()
+
+
+def create_app(config: Config, simulator: Simulator | None = None) -> web.Application:
+    app = web.Application(middlewares=[request_id_and_errors], client_max_size=4 * 1024 * 1024)
+    app[SIMULATOR] = simulator or Simulator(config)
+    app[PROTOCOL] = JsonProtocol([load_service_model(name) for name in SERVICES])
+    app.cleanup_ctx.append(_background)
+    app.router.add_post("/", aws_endpoint)
+    app.router.add_routes(control_routes(health=_health))
+    return app
+
+
+def _health(app: web.Application) -> dict[str, Any]:
+    simulator = app[SIMULATOR]
+    return {
+        "status": "ok",
+        "version": __version__,
+        "services": list(SERVICES),
+        "delays": simulator.config.delays.value,
+        "now": simulator.clock.now().isoformat(),
+    }

@@ -1,0 +1,1 @@
+"""The KMS service of hsmsim (its operations land with the KMS issue)."""
