@@ -4,6 +4,8 @@
 * ``POST /_hsmsim/reset``: wipe all state (rows, tokens, backups, clock offset).
 * ``GET  /_hsmsim/clock``: the simulated now; ``POST /_hsmsim/clock`` with ``{"advance_seconds": N}`` moves it
   forward and applies every transition that falls due.
+* ``GET  /_hsmsim/roots``: the simulated AWS CloudHSM and manufacturer root certificates (AWS publishes its
+  real ones for the "verify HSM identity" procedure).
 * ``POST /_hsmsim/clusters/{ClusterId}/activate`` with ``{"password": "..."}``: the CloudHSM CLI's
   ``cluster activate`` (the seed of the data-plane API).
 """
@@ -21,6 +23,7 @@ from aiohttp import web
 from hsmsim.appkeys import EXECUTOR, SIMULATOR
 from hsmsim.aws.errors import ServiceError, ValidationException
 from hsmsim.cloudhsm.activation import activate_cluster
+from hsmsim.cloudhsm.certificates import to_pem
 from hsmsim.cloudhsm.errors import CloudHsmResourceNotFoundException
 from hsmsim.cloudhsm.models import Cluster
 from hsmsim.cloudhsm.runtime import Step
@@ -61,6 +64,10 @@ def control_routes(health: Callable[[web.Application], dict[str, Any]]) -> list[
         await _blocking(request, request.app[SIMULATOR].reset)
         return _json({"reset": True})
 
+    async def get_roots(request: web.Request) -> web.Response:
+        roots = request.app[SIMULATOR].cloudhsm.roots
+        return _json({kind: to_pem(certificate) for kind, certificate in roots.certificates.items()})
+
     async def get_clock(request: web.Request) -> web.Response:
         return _json(_clock_view(request))
 
@@ -99,6 +106,7 @@ def control_routes(health: Callable[[web.Application], dict[str, Any]]) -> list[
     return [
         web.get("/_hsmsim/health", get_health),
         web.post("/_hsmsim/reset", post_reset),
+        web.get("/_hsmsim/roots", get_roots),
         web.get("/_hsmsim/clock", get_clock),
         web.post("/_hsmsim/clock", post_clock),
         web.post("/_hsmsim/clusters/{cluster_id}/activate", post_activate),

@@ -14,7 +14,7 @@ import traceback
 from pathlib import Path
 
 import pytest
-from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
+from pkcs11 import Attribute, KeyType, Mechanism
 from pkcs11.mechanisms import GCMParams
 
 from hsmsim.hsm import SoftHSM, TokenNotFound
@@ -44,7 +44,7 @@ def gcm(iv: bytes) -> GCMParams:
 
 
 def new_key(h: SoftHSM, serial: str, label: str) -> None:
-    with h.session(serial) as s:
+    with h.session(serial, exclusive=True) as s:
         s.generate_key(KeyType.AES, 256, label=label, store=True, template={Attribute.EXTRACTABLE: False})
 
 
@@ -54,6 +54,10 @@ def round_trip(s, label: str, rnd: random.Random) -> None:
     data = rnd.randbytes(rnd.choice((16, 300, 4096)))
     ct = key.encrypt(data, mechanism=Mechanism.AES_GCM, mechanism_param=gcm(iv))
     assert key.decrypt(ct, mechanism=Mechanism.AES_GCM, mechanism_param=gcm(iv)) == data
+
+
+def _dirname(h: SoftHSM, serial: str) -> str:
+    return next(p.name for p in h._token_dir.iterdir() if p.name.replace("-", "").endswith(serial))
 
 
 def run_threads(targets, seconds: float) -> list[BaseException]:
@@ -98,9 +102,10 @@ def test_threads_do_crypto_keygen_and_search_on_several_tokens(hsm: SoftHSM):
                 with hsm.session(serial) as s:
                     round_trip(s, "k", rnd)
                     s.generate_random(128)
-                    found = list(s.get_objects({Attribute.LABEL: "k"}))
-                    assert found
-                    if serial == c and rnd.random() < 0.1:
+                    assert len(list(s.get_objects({Attribute.LABEL: "k"}))) == 1
+                if serial == c and rnd.random() < 0.1:
+                    # Token-object creation must not overlap C_FindObjects on the same token.
+                    with hsm.session(c, exclusive=True) as s:
                         label = f"tmp-{seed}-{n}"
                         s.generate_key(KeyType.AES, 256, label=label, store=True)
                         round_trip(s, label, rnd)
@@ -112,7 +117,8 @@ def test_threads_do_crypto_keygen_and_search_on_several_tokens(hsm: SoftHSM):
     errors = run_threads([worker(i) for i in range(6)], STRESS_SECONDS)
     assert not errors, errors
     assert sum(counts.values()) > 100, counts
-    assert hsm.object_labels(c) == {"k"}
+    assert hsm.object_labels(c) == {"k"}  # no half-written objects left behind
+    assert len(list((hsm._token_dir / _dirname(hsm, c)).glob("*.object"))) == 2  # k + token.object
 
 
 def test_threads_keep_working_through_clone_replicate_and_delete(hsm: SoftHSM):

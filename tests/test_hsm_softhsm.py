@@ -56,7 +56,7 @@ def hsm(tmp_path):
 
 def make_aes_key(h: SoftHSM, serial: str, label: str) -> bytes:
     """A non-extractable AES-256 token key; returns a GCM ciphertext of b'secret' made with it."""
-    with h.session(serial) as s:
+    with h.session(serial, exclusive=True) as s:
         key = s.generate_key(
             KeyType.AES, 256, label=label, store=True, template={Attribute.EXTRACTABLE: False}
         )

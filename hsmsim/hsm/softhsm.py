@@ -28,6 +28,9 @@ Design (measured facts in /work/shared/design/softhsm-facts.md):
   process-wide reader/writer lock: sessions are readers and the re-initialisation waits for them.
   :attr:`SoftHSM.epoch` increases each time; callers that cache object handles must drop them when it
   changes. Tokens are logged in again lazily, on their next ``session()``.
+* Object creation must not overlap C_FindObjects on the same token (SoftHSM 2.6.1 race, measured:
+  the creation fails and leaves a broken object file). ``session(serial, exclusive=True)`` takes the
+  token's lock exclusively for such blocks; ordinary sessions share it.
 * Deletion removes the token directory after closing its sessions, under that token's own
   reader/writer lock, without re-initialising: the dead slot lingers in SoftHSM until the next
   re-initialisation but is never used again (§3).
@@ -123,6 +126,7 @@ class SoftHSM:
         self._work_dir = self._token_dir.parent / f".{self._token_dir.name}.hsmsim"
         self._global = RWLock("SoftHSM")
         self._create_lock = threading.Lock()
+        self._tls = threading.local()  # .held: sessions the thread holds
         self._tokens: dict[str, _Token] = {}
         self._dead_slots: set[int] = set()
         self._epoch = 0
@@ -184,25 +188,39 @@ class SoftHSM:
     # --- sessions ------------------------------------------------------------------------------
 
     @contextmanager
-    def session(self, serial: str) -> Iterator[pkcs11.Session]:
+    def session(self, serial: str, *, exclusive: bool = False) -> Iterator[pkcs11.Session]:
         """A public R/W session on the (logged-in) token, for the calling thread only.
 
         Sessions come from a per-token pool and go back to it afterwards; a session whose block raised
         is closed instead, in case the error left it unusable. Do not keep the session, or objects
         found through it, beyond the block. Never call ``close()`` on it.
+
+        Pass ``exclusive=True`` for any block that creates token objects (generate, create, unwrap,
+        derive or copy with CKA_TOKEN=True): it waits for, and keeps out, every other session on this
+        token. Measured on SoftHSM 2.6.1: a token-object creation that overlaps a C_FindObjects on the
+        same token in another thread fails in about one case in four (GeneralError, sometimes
+        TemplateInconsistent or FunctionFailed) *and leaves a half-written, label-less object file
+        behind*. Crypto with existing objects, C_SetAttributeValue, C_DestroyObject and session
+        objects were not affected.
         """
         with self._global.read():
             self._check_open()
             t = self._get(serial)
-            with t.lock.read():
+            if exclusive:
+                lock = t.lock.write(allow_upgrade=True, timeout=self._upgrade_timeout())
+            else:
+                lock = t.lock.read()
+            with lock:
                 if t.deleted:
                     raise TokenNotFound(serial)
                 s = self._checkout(t)
                 ok = False
+                self._tls.held = getattr(self._tls, "held", 0) + 1
                 try:
                     yield s
                     ok = True
                 finally:
+                    self._tls.held -= 1
                     self._checkin(t, s, ok)
 
     def _checkout(self, t: _Token) -> pkcs11.Session:
@@ -308,7 +326,7 @@ class SoftHSM:
         with self._global.read():
             self._check_open()
             t = self._get(serial)
-            with t.lock.write(allow_upgrade=True, timeout=_UPGRADE_TIMEOUT):
+            with t.lock.write(allow_upgrade=True, timeout=self._upgrade_timeout()):
                 if t.deleted:
                     raise TokenNotFound(serial)
                 t.deleted = True
@@ -511,7 +529,8 @@ class SoftHSM:
             raise HSMError("this SoftHSM instance is closed")
 
     def _upgrade_timeout(self) -> float | None:
-        return _UPGRADE_TIMEOUT if self._global.held_by_me() else None
+        """A thread holding sessions that waits for exclusivity might deadlock: bound its wait."""
+        return _UPGRADE_TIMEOUT if getattr(self._tls, "held", 0) else None
 
     def close(self) -> None:
         """End every session and finalise the library; a new instance may then be opened."""
