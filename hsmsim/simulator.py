@@ -32,6 +32,7 @@ from hsmsim.aws.protocol import ParsedRequest
 from hsmsim.cloudhsm.enums import HsmState
 from hsmsim.cloudhsm.identity import ROOTS_TOKEN_LABEL, RootAuthorities
 from hsmsim.cloudhsm.models import Backup, Hsm
+from hsmsim.cloudhsm.replication import ClusterReplicator
 from hsmsim.cloudhsm.runtime import CloudHSMRuntime, Step
 from hsmsim.cloudhsm.service import CloudHSMService
 from hsmsim.cloudhsm.transitions import TIMERS, TRANSITIONS
@@ -107,6 +108,7 @@ class Simulator:
             vault=BackupVault(data_dir / "backups", self.hsm),
             roots=RootAuthorities(self.hsm, data_dir / "roots", self.clock.now()),
             lifecycle=self.lifecycle,
+            replicator=ClusterReplicator(self.hsm),
         )
         # One unit of work at a time: SQLite has one writer, and the control plane is not a hot path.
         self._lock = threading.RLock()

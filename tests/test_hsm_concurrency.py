@@ -218,3 +218,32 @@ def test_delete_under_load_gives_token_not_found(hsm: SoftHSM):
     assert len(outcome) == 4
     with hsm.session(keep) as s:
         round_trip(s, "k", random.Random(0))
+
+
+def test_exclusive_session_keeps_other_sessions_out(hsm: SoftHSM):
+    a = hsm.create_token("a")
+    other = hsm.create_token("other")
+    new_key(hsm, a, "k")
+    log: list[str] = []
+    inside = threading.Event()
+
+    def exclusive_holder():
+        with hsm.session(a, exclusive=True) as s:
+            inside.set()
+            time.sleep(0.3)
+            s.generate_key(KeyType.AES, 128, label="made-alone", store=True)
+            log.append("exclusive done")
+
+    t = threading.Thread(target=exclusive_holder)
+    t.start()
+    inside.wait(5)
+    with hsm.session(other):  # other tokens are not blocked
+        log.append("other token")
+    with hsm.session(a) as s:
+        log.append("shared session")
+        assert s.get_key(label="made-alone")
+    t.join(5)
+    assert log == ["other token", "exclusive done", "shared session"]
+    # Upgrading from a shared to an exclusive session in one thread works.
+    with hsm.session(a) as s1, hsm.session(a, exclusive=True) as s2:
+        assert s1.handle != s2.handle

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hsmsim.cloudhsm.identity import RootAuthorities
+from hsmsim.cloudhsm.replication import ClusterReplicator
 from hsmsim.cloudhsm.vault import BackupVault
 from hsmsim.config import Config
 from hsmsim.core.clock import Clock
@@ -21,6 +22,7 @@ class CloudHSMRuntime:
     vault: BackupVault
     roots: RootAuthorities
     lifecycle: Lifecycle
+    replicator: ClusterReplicator
 
 
 @dataclass

@@ -27,7 +27,7 @@ _PRIVATE_KEY_TEMPLATE = {
 
 def generate_ec_keypair(hsm: SoftHSM, serial: str, label: str, curve: str = "secp256r1") -> ec.EllipticCurvePublicKey:
     """An EC key pair generated inside the token (non-extractable); returns the public key."""
-    with hsm.session(serial) as session:
+    with hsm.session(serial, exclusive=True) as session:
         public, _private = session.generate_keypair(
             KeyType.EC,
             store=True,
@@ -53,7 +53,7 @@ def import_rsa_private_key(hsm: SoftHSM, serial: str, label: str, key: rsa.RSAPr
     def as_bytes(value: int) -> bytes:
         return value.to_bytes((value.bit_length() + 7) // 8, "big")
 
-    with hsm.session(serial) as session:
+    with hsm.session(serial, exclusive=True) as session:
         session.create_object(
             {
                 Attribute.CLASS: ObjectClass.PRIVATE_KEY,
