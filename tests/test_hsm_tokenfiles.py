@@ -114,7 +114,7 @@ def test_parse_rejects_damage():
         good + u64(5),                        # truncated record
         u64(1) + u64(0x3) + u64(9) + u64(0),  # unknown kind
         u64(1) + u64(0x3) + u64(3) + u64(1 << 40),  # absurd length
-        u64(1) + u64(0x3) + u64(4) + u64(17) + u64(1) + u64(1) + b"\x00",  # map length mismatch
+        u64(1) + u64(0x3) + u64(4) + u64(16) + u64(1) + u64(1) + b"\x00",  # map length mismatch
     ):
         with pytest.raises(TokenFormatError):
             tf.parse_object(bad)

@@ -107,6 +107,11 @@ def remove_backup(step: Step, backup: Backup) -> None:
     step.uow.after_commit(lambda: vault.discard(backup_id))
 
 
+def policy_shares_with(policy: str | None, account_id: str) -> bool:
+    """Whether a backup's resource policy shares it with ``account_id`` (named, or everyone with ``"*"``)."""
+    return policy is not None and (account_id in policy or '"*"' in policy)
+
+
 def schedule_daily_backup(cluster: Cluster, now: datetime) -> None:
     if cluster.state is ClusterState.ACTIVE and cluster.next_daily_backup_at is None:
         cluster.next_daily_backup_at = now + DAILY_BACKUP_INTERVAL

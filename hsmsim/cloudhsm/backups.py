@@ -54,7 +54,7 @@ class BackupOperations(OperationsBase):
         order = (Backup.created_at, Backup.backup_id) if sort_ascending else (Backup.created_at.desc(), Backup.backup_id)
         backups = list(self.session.scalars(query.order_by(*order)))
         if shared:
-            backups = [b for b in backups if b.resource_policy and ctx.account_id in b.resource_policy]
+            backups = [b for b in backups if actions.policy_shares_with(b.resource_policy, ctx.account_id)]
         page, token = self._page(backups, next_token, max_results)
         tags = self._tags_by_resource([b.backup_id for b in page])
         return {"Backups": [backup_view(b, tags[b.backup_id]) for b in page], "NextToken": token}

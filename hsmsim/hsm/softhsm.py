@@ -121,11 +121,12 @@ class SoftHSM:
         self._so_pin = so_pin.encode("utf-8")
         self._user_pin = user_pin.encode("utf-8")
         self._module_path = module_path
+        self._module_key = os.path.realpath(module_path)  # one open instance per loaded library
         # Staging and trash live next to the token directory, never inside it: SoftHSM treats every
         # subdirectory of tokendir as a token when it (re)initialises.
         self._work_dir = self._token_dir.parent / f".{self._token_dir.name}.hsmsim"
         self._global = RWLock("SoftHSM")
-        self._create_lock = threading.Lock()
+        self._create_lock = threading.Lock()  # C_InitToken on the free slot; map/dead-slot changes
         self._tls = threading.local()  # .held: sessions the thread holds
         self._tokens: dict[str, _Token] = {}
         self._dead_slots: set[int] = set()
@@ -136,9 +137,9 @@ class SoftHSM:
         self._token_dir.mkdir(parents=True, exist_ok=True)
 
         with SoftHSM._open_lock:
-            if module_path in SoftHSM._open:
+            if self._module_key in SoftHSM._open:
                 raise HSMError(f"another SoftHSM instance is open on {module_path}; close() it first")
-            SoftHSM._open[module_path] = self
+            SoftHSM._open[self._module_key] = self
         try:
             self._check_disk_slot_ids()
             shutil.rmtree(self._work_dir, ignore_errors=True)
@@ -154,7 +155,7 @@ class SoftHSM:
             self._closed = True
             self._finalize_quietly()
             with SoftHSM._open_lock:
-                SoftHSM._open.pop(module_path, None)
+                SoftHSM._open.pop(self._module_key, None)
             raise
         log.info("SoftHSM on %s: %d token(s) logged in", self._token_dir, len(self._tokens))
 
@@ -178,7 +179,7 @@ class SoftHSM:
         """serial -> label (stripped) of every token present."""
         with self._global.read():
             self._check_open()
-            return {s: t.label for s, t in self._tokens.items() if not t.deleted}
+            return {s: t.label for s, t in self._token_list() if not t.deleted}
 
     def object_labels(self, serial: str) -> set[str]:
         """Labels of all objects of a token (private included), for tests and diagnostics."""
@@ -259,14 +260,15 @@ class SoftHSM:
         with self._global.read(), self._create_lock:
             self._check_open()
             for _ in range(_CREATE_ATTEMPTS):
-                slot_id, path, created = self._free_slot(), None, False
+                slot_id, path, created = -1, None, False
                 try:
+                    slot_id = self._free_slot()
                     self._ck.init_token(slot_id, self._so_pin, label32)
                     created = True
                     tok = _token_of_slot(self._lib, slot_id)
                     serial = tok.serial.decode("ascii").strip()
                     path = self._dir_of(serial)
-                    taken = {tf.slot_id_of(s) for s in self._tokens}
+                    taken = {tf.slot_id_of(s) for s, _ in self._token_list()}
                     if not tf.acceptable_serial(serial, taken):
                         log.info("token serial %s gives a clashing slot id; retrying", serial)
                         self._discard_new(slot_id, path)
@@ -285,7 +287,7 @@ class SoftHSM:
         raise TokenCreationError(f"no acceptable serial after {_CREATE_ATTEMPTS} attempts")
 
     def _free_slot(self) -> int:
-        known = {t.slot_id for t in self._tokens.values()} | self._dead_slots
+        known = {t.slot_id for _, t in self._token_list()} | self._dead_slots
         for slot in self._lib.get_slots():
             if slot.slot_id in known:
                 continue
@@ -330,7 +332,9 @@ class SoftHSM:
                 if t.deleted:
                     raise TokenNotFound(serial)
                 t.deleted = True
-                self._tokens.pop(serial, None)
+                with self._create_lock:  # create_token reads the map and the dead slots
+                    self._tokens.pop(serial, None)
+                    self._dead_slots.add(t.slot_id)
                 with t.mutex:
                     pool, t.pool, t.login = t.pool, [], None
                 for s in pool:
@@ -339,7 +343,6 @@ class SoftHSM:
                     self._ck.close_all_sessions(t.slot_id)  # also ends the login
                 except CryptokiError:
                     pass
-                self._dead_slots.add(t.slot_id)
                 tf.remove_tree(t.path, self._work_dir)
         log.info("deleted token %s", serial)
 
@@ -354,6 +357,7 @@ class SoftHSM:
         dest = Path(dest)
         if dest.exists():
             raise HSMError(f"snapshot destination {dest} already exists")
+        dest.parent.mkdir(parents=True, exist_ok=True)
         with self._global.read():
             self._check_open()
             t = self._get(serial)
@@ -518,6 +522,11 @@ class SoftHSM:
             return dirs[serial]
         raise HSMError(f"no directory for token {serial} under {self._token_dir}")
 
+    def _token_list(self) -> list[tuple[str, _Token]]:
+        """A copy of the serial map: create/delete may change it while we iterate (both hold only the
+        global read side); ``list(dict.items())`` copies atomically under the GIL."""
+        return list(self._tokens.items())
+
     def _get(self, serial: str) -> _Token:
         t = self._tokens.get(serial)
         if t is None or t.deleted:
@@ -544,8 +553,8 @@ class SoftHSM:
             self._finalize_quietly()
             shutil.rmtree(self._work_dir, ignore_errors=True)
         with SoftHSM._open_lock:
-            if SoftHSM._open.get(self._module_path) is self:
-                del SoftHSM._open[self._module_path]
+            if SoftHSM._open.get(self._module_key) is self:
+                del SoftHSM._open[self._module_key]
 
     def _finalize_quietly(self) -> None:
         lib = getattr(self, "_lib", None)
