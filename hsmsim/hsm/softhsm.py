@@ -458,13 +458,16 @@ class SoftHSM:
             src = self._get(source)
             dests = [self._get(s) for s in target_list]
             timeout = self._upgrade_timeout()
-            with src.lock.write(allow_upgrade=True, timeout=timeout):
-                image = tf.load_image(src.path)
-            for t in dests:
-                with t.lock.write(allow_upgrade=True, timeout=timeout):
-                    if t.deleted:
-                        raise TokenNotFound(t.serial)
-                    _apply_image(image, t.path, t.serial)
+            try:
+                with src.lock.write(allow_upgrade=True, timeout=timeout):
+                    image = tf.load_image(src.path)
+                for t in dests:
+                    with t.lock.write(allow_upgrade=True, timeout=timeout):
+                        if t.deleted:
+                            raise TokenNotFound(t.serial)
+                        _apply_image(image, t.path, t.serial)
+            except OSError as exc:
+                raise HSMError(f"cannot replicate {source}: {exc}") from exc
 
     # --- re-initialisation and bookkeeping -----------------------------------------------------
 
