@@ -8,12 +8,14 @@ simulated clock (``sim.advance``) drives the seven-day deletion window, daily ba
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from helpers import SUBNETS, active_cluster, describe
+from conftest import ServerProcess
+from helpers import SUBNETS, CustomerCA, active_cluster, describe
 
 DAY = 24 * 3600
 OTHER_ACCOUNT = "444455556666"
@@ -619,3 +621,71 @@ def test_failed_copy_leaves_no_copy_behind(sim, cloudhsm):
     assert "aws:owner" in message
     assert backups(sim.client("cloudhsmv2", region="us-west-2")) == []
     assert sorted(p.name for p in (sim.data_dir / "backups").iterdir()) == snapshots
+
+
+# -- with AWS-like durations (the realistic delay profile) ---------------------------------------------------
+
+
+@pytest.fixture
+def realistic(tmp_path) -> Iterator[ServerProcess]:
+    """A server of this test only whose provisioning steps take minutes of simulated time."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    process = ServerProcess(data_dir, args=["--delays", "realistic"]).start()
+    yield process
+    process.stop()
+
+
+def realistic_active_cluster(server: ServerProcess, client: Any) -> str:
+    """Create, add the first HSM, initialize and activate, advancing the clock past each step's delay."""
+    cluster_id = client.create_cluster(HsmType="hsm1.medium", SubnetIds=SUBNETS[:2])["Cluster"]["ClusterId"]
+    server.advance(5 * 60 + 1)
+    client.create_hsm(ClusterId=cluster_id, AvailabilityZone="us-east-1a")
+    server.advance(10 * 60 + 1)
+    ca = CustomerCA()
+    csr = describe(client, cluster_id)["Certificates"]["ClusterCsr"]
+    client.initialize_cluster(ClusterId=cluster_id, SignedCert=ca.sign_csr(csr), TrustAnchor=ca.pem)
+    server.advance(5 * 60 + 1)
+    status, body = server.control("POST", f"/_hsmsim/clusters/{cluster_id}/activate", {"password": "Admin-Pass-1"})
+    assert status == 200, body
+    assert describe(client, cluster_id)["State"] == "ACTIVE"
+    return cluster_id
+
+
+def test_backup_in_progress_cannot_be_deleted_restored_or_copied(realistic):
+    client = realistic.client("cloudhsmv2")
+    cluster_id = realistic_active_cluster(realistic, client)
+    (b,) = cluster_backups(client, cluster_id)
+    assert b["BackupState"] == "CREATE_IN_PROGRESS"
+    for call, kwargs in (
+        (client.delete_backup, {"BackupId": b["BackupId"]}),
+        (client.copy_backup_to_region, {"BackupId": b["BackupId"], "DestinationRegion": "us-west-2"}),
+        (client.create_cluster, {"HsmType": "hsm1.medium", "SubnetIds": SUBNETS[:1], "SourceBackupId": b["BackupId"]}),
+    ):
+        with pytest.raises(ClientError) as exc:
+            call(**kwargs)
+        code, message = error_of(exc)
+        assert code == "CloudHsmInvalidRequestException"
+        assert "CREATE_IN_PROGRESS" in message
+    realistic.advance(5 * 60 + 1)
+    assert backup(client, b["BackupId"])["BackupState"] == "READY"
+
+    west = realistic.client("cloudhsmv2", region="us-west-2")
+    client.copy_backup_to_region(BackupId=b["BackupId"], DestinationRegion="us-west-2")
+    (copy,) = backups(west)
+    assert copy["BackupState"] == "CREATE_IN_PROGRESS"
+    realistic.advance(15 * 60 + 1)
+    assert backup(west, copy["BackupId"])["BackupState"] == "READY"
+
+
+def test_daily_backups_go_on_after_an_hsm_type_migration(realistic):
+    client = realistic.client("cloudhsmv2")
+    cluster_id = realistic_active_cluster(realistic, client)
+    # The daily backup falls due 10 minutes into a 30-minute migration, while the cluster is not ACTIVE.
+    realistic.advance(DAY - 10 * 60)
+    assert client.modify_cluster(ClusterId=cluster_id, HsmType="hsm2m.medium")["Cluster"]["State"] == "MODIFY_IN_PROGRESS"
+    realistic.advance(3600)
+    assert describe(client, cluster_id)["State"] == "ACTIVE"
+    count = len(cluster_backups(client, cluster_id))
+    realistic.advance(3 * DAY)
+    assert len(cluster_backups(client, cluster_id)) == count + 3

@@ -28,7 +28,8 @@ from hsmsim.aws.context import RequestContext
 
 def method_name(operation_name: str) -> str:
     """The method that implements *operation_name* (``GenerateDataKeyPair`` -> ``generate_data_key_pair``)."""
-    return xform_name(operation_name)
+    name: str = xform_name(operation_name)
+    return name
 
 
 def operation_kwargs(operation_model: OperationModel, params: Mapping[str, Any]) -> dict[str, Any]:

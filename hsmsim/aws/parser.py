@@ -38,7 +38,7 @@ import binascii
 import json
 import math
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from hsmsim.aws.errors import SerializationException
@@ -61,7 +61,7 @@ _INT_RANGES = {"integer": (-(2**31), 2**31 - 1, "int"), "long": (-(2**63), 2**63
 
 
 class _BadValue(Exception):
-    """Internal: a wire value does not fit its shape. ``path`` collects segments leaf-first while unwinding."""
+    """Internal: a value does not fit its shape; ``path`` collects segments leaf-first while unwinding."""
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
@@ -169,10 +169,10 @@ def _parse_timestamp(node: ShapeNode, value: Any) -> datetime:
             if seconds is None:
                 parsed = datetime.fromisoformat(value)
                 if parsed.tzinfo is None:
-                    return parsed.replace(tzinfo=timezone.utc)
-                return parsed.astimezone(timezone.utc)
+                    return parsed.replace(tzinfo=UTC)
+                return parsed.astimezone(UTC)
             value = seconds
-        return datetime.fromtimestamp(value, timezone.utc)
+        return datetime.fromtimestamp(value, UTC)
     except (ValueError, OverflowError, OSError) as exc:
         raise _BadValue(f"Invalid timestamp value '{value}'") from exc
 
@@ -215,19 +215,21 @@ class _ByType(dict[str, Callable[[ShapeNode, Any], Any]]):
         return _parse_passthrough
 
 
-_PARSERS = _ByType({
-    "structure": _parse_structure,
-    "list": _parse_list,
-    "map": _parse_map,
-    "string": _parse_string,
-    "blob": _parse_blob,
-    "timestamp": _parse_timestamp,
-    "integer": _parse_integer,
-    "long": _parse_integer,
-    "float": _parse_float,
-    "double": _parse_float,
-    "boolean": _parse_boolean,
-})
+_PARSERS = _ByType(
+    {
+        "structure": _parse_structure,
+        "list": _parse_list,
+        "map": _parse_map,
+        "string": _parse_string,
+        "blob": _parse_blob,
+        "timestamp": _parse_timestamp,
+        "integer": _parse_integer,
+        "long": _parse_integer,
+        "float": _parse_float,
+        "double": _parse_float,
+        "boolean": _parse_boolean,
+    }
+)
 
 
 def _reject_constant(name: str) -> NoReturn:
@@ -275,7 +277,8 @@ def parse_input(node: ShapeNode | None, document: dict[str, Any]) -> dict[str, A
     if node is None:
         return {}
     try:
-        return _parse_structure(node, document)
+        params: dict[str, Any] = _parse_structure(node, document)
     except _BadValue as exc:
         path = ".".join(reversed(exc.path))
         raise SerializationException(f"{exc.detail} at '{path}'") from None
+    return params

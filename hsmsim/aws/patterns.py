@@ -2,8 +2,8 @@
 The ``pattern`` constraints of botocore models, evaluated the way AWS evaluates them.
 
 The models' patterns are Java regular expressions, and AWS's validator checks them with
-``Matcher.matches()``: the pattern must match the *whole* value, anchored or not (``cluster-[2-7a-zA-Z]{11,16}``
-does not accept ``xcluster-...``). Two things need care in Python:
+``Matcher.matches()``: the pattern must match the *whole* value, anchored or not
+(``cluster-[2-7a-zA-Z]{11,16}`` does not accept ``xcluster-...``). Two things need care in Python:
 
 * Unicode property classes such as ``\\p{L}`` and ``\\p{N}`` (CloudHSM tag keys) are not supported by
   :mod:`re`, so the third-party :mod:`regex` module is used.
@@ -68,7 +68,7 @@ def java_to_python(pattern: str) -> str:
     return "".join(out)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def compile_pattern(pattern: str) -> regex.Pattern[str]:
     """
     Compile a model pattern once; use ``.fullmatch(value)`` on the result to apply AWS's semantics.

@@ -162,7 +162,7 @@ class JsonProtocol:
         service = self._by_name.get(model.service_name)
         if service is not None and service.model is model:
             return service
-        # A model this protocol was not built with (e.g. a test's own copy): serialize for it, never route to it.
+        # A model this protocol was not built with (e.g. a test's copy): serialize for it, never route to it.
         service = self._foreign.get(id(model))
         if service is None:
             service = self._foreign[id(model)] = _Service.build(model)

@@ -23,13 +23,13 @@ import base64
 import json
 import math
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, NoReturn
 
 from hsmsim.aws.shapes import ShapeNode
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class ResultShapeError(ValueError):
@@ -123,13 +123,13 @@ def _serialize_blob(node: ShapeNode, value: Any) -> str:
 
 def _serialize_timestamp(node: ShapeNode, value: Any) -> int | float:
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        delta = value - _EPOCH
+        moment: datetime = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        delta = moment - _EPOCH
         millis = (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
         return millis // 1000 if millis % 1000 == 0 else millis / 1000
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return value
+        seconds: int | float = value
+        return seconds
     _wrong_type(node, value)
 
 
@@ -162,19 +162,21 @@ class _ByType(dict[str, Callable[[ShapeNode, Any], Any]]):
         return _serialize_passthrough
 
 
-_SERIALIZERS = _ByType({
-    "structure": _serialize_structure,
-    "list": _serialize_list,
-    "map": _serialize_map,
-    "string": _serialize_string,
-    "blob": _serialize_blob,
-    "timestamp": _serialize_timestamp,
-    "integer": _serialize_integer,
-    "long": _serialize_integer,
-    "float": _serialize_float,
-    "double": _serialize_float,
-    "boolean": _serialize_boolean,
-})
+_SERIALIZERS = _ByType(
+    {
+        "structure": _serialize_structure,
+        "list": _serialize_list,
+        "map": _serialize_map,
+        "string": _serialize_string,
+        "blob": _serialize_blob,
+        "timestamp": _serialize_timestamp,
+        "integer": _serialize_integer,
+        "long": _serialize_integer,
+        "float": _serialize_float,
+        "double": _serialize_float,
+        "boolean": _serialize_boolean,
+    }
+)
 
 
 def dump_json(document: Any) -> bytes:

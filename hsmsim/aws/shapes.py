@@ -19,6 +19,7 @@ trait overrides), so a shape shared by many operations is compiled once, and rec
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 import regex
 from botocore.model import ServiceModel, Shape
 
@@ -31,7 +32,7 @@ NUMBER_TYPES = frozenset({"integer", "long", "float", "double"})
 
 
 def lower_camel(name: str) -> str:
-    """Return *name* with its first letter lower-cased, as AWS spells member paths (``KeySpec`` -> ``keySpec``)."""
+    """Return *name* with its first letter lower-cased, as AWS spells paths (``KeySpec`` -> ``keySpec``)."""
     return name[:1].lower() + name[1:]
 
 
@@ -71,12 +72,10 @@ class ShapeNode:
     member: ShapeNode | None = None
     key: ShapeNode | None = None
     value: ShapeNode | None = None
+    #: Whether this node itself (not its children) carries a constraint (min, max, enum or pattern).
+    has_own_checks: bool = False
+    #: Whether this node or anything below it can fail validation (see the module docstring).
     has_checks: bool = True
-
-    @property
-    def has_own_checks(self) -> bool:
-        """Whether this node itself (not its children) carries a constraint."""
-        return self.min is not None or self.max is not None or self.enum is not None or self.pattern is not None
 
 
 class ShapeCompiler:
@@ -120,6 +119,9 @@ class ShapeCompiler:
         if pattern is not None and shape.type_name == "string":
             node.pattern = pattern
             node.regex = compile_pattern(pattern)
+        node.has_own_checks = (
+            node.min is not None or node.max is not None or node.enum is not None or node.pattern is not None
+        )
         if shape.type_name == "structure" and not node.is_document:
             required = frozenset(meta.get("required", ()))
             members = []
@@ -164,4 +166,3 @@ def _compute_has_checks(node: ShapeNode, state: dict[int, bool]) -> bool:
     node.has_checks = result
     state[id(node)] = result
     return result
-

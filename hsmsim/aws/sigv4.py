@@ -40,31 +40,36 @@ class CallerScope:
     signing_name: str | None
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    """Case-insensitive header lookup that works for plain dicts as well as aiohttp's ``CIMultiDict``."""
+def _header(headers: Mapping[str, str] | Mapping[str, bytes], name: str) -> str | None:
+    """
+    Case-insensitive header lookup that works for plain dicts as well as aiohttp's ``CIMultiDict``.
+
+    Values may be ``bytes`` (botocore's prepared requests hold them so); they are decoded as Latin-1, the
+    HTTP header charset.
+    """
     value = headers.get(name)
-    if value is not None:
-        return value
-    lowered = name.lower()
-    for key, candidate in headers.items():
-        if key.lower() == lowered:
-            return candidate
-    return None
+    if value is None:
+        lowered = name.lower()
+        value = next((candidate for key, candidate in headers.items() if key.lower() == lowered), None)
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    return value
 
 
-def _is_account_id(value: str | None) -> bool:
-    return value is not None and len(value) == 12 and value.isascii() and value.isdigit()
+def _is_account_id(value: str) -> bool:
+    return len(value) == 12 and value.isascii() and value.isdigit()
 
 
 def caller_scope(
-    headers: Mapping[str, str],
+    headers: Mapping[str, str] | Mapping[str, bytes],
     default_region: str = "us-east-1",
     default_account: str = "000000000000",
 ) -> CallerScope:
     """
     Return the account, region and signing name a request was signed for.
 
-    :param headers: the request headers (any mapping; the lookup is case-insensitive).
+    :param headers: the request headers (any mapping; the lookup is case-insensitive, values may be
+        ``str`` or ``bytes``).
     :param default_region: the region used when the header carries none.
     :param default_account: the account used unless the access key id is a 12-digit account id.
     """
@@ -78,5 +83,8 @@ def caller_scope(
     access_key_id = parts[0] or None
     region = parts[2] if len(parts) >= 3 and parts[2] else default_region
     signing_name = parts[3] if len(parts) >= 4 and parts[3] else None
-    account_id = access_key_id if _is_account_id(access_key_id) else default_account
+    if access_key_id is not None and _is_account_id(access_key_id):
+        account_id = access_key_id
+    else:
+        account_id = default_account
     return CallerScope(access_key_id, account_id, region, signing_name)

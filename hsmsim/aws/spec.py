@@ -20,7 +20,7 @@ def _loader() -> Loader:
     return Loader(extra_search_paths=[Loader.BUILTIN_DATA_PATH], include_default_search_paths=False)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_service_model(name: str) -> ServiceModel:
     """
     Return the botocore :class:`~botocore.model.ServiceModel` of service *name* (newest API version).

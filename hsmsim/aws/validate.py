@@ -123,7 +123,9 @@ def _check(node: ShapeNode, value: Any, path: str, sensitive: bool, out: list[st
                 _check(value_node, item, f"{path}.{key}.member", value_sensitive, out)
 
 
-def _check_structure(node: ShapeNode, value: Mapping[str, Any], prefix: str, sensitive: bool, out: list[str]) -> None:
+def _check_structure(
+    node: ShapeNode, value: Mapping[str, Any], prefix: str, sensitive: bool, out: list[str]
+) -> None:
     for member in node.members:
         item = value.get(member.name)
         if item is None:

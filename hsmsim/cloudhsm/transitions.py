@@ -34,6 +34,7 @@ def _cluster_initialized(step: Step, cluster: Cluster, at: datetime) -> None:
 
 def _cluster_settled(step: Step, cluster: Cluster, at: datetime) -> None:
     cluster.state_message = None
+    actions.schedule_daily_backup(cluster, at)  # a daily backup that fell due meanwhile was skipped
 
 
 def _cluster_deleted(step: Step, cluster: Cluster, at: datetime) -> None:

@@ -41,7 +41,9 @@ Constraints:
   SoftHSM is a process-wide singleton. Several instances (e.g. one per test, each over its own token
   directory) work *sequentially*: ``close()`` finalises the library, and the next instance sets
   ``SOFTHSM2_CONF`` and initialises it again, which re-reads the configuration. Opening a second
-  instance while one is open raises HSMError. Nothing else in the process may re-initialise the module.
+  instance while one is open raises HSMError (opening an empty one takes about 10 ms). Nothing else in
+  the process may finalise or re-initialise the module; ``lib.reinitialize()`` in particular would
+  also undo the CKF_OS_LOCKING_OK fix.
 * Only this process may use the token directory while it runs.
 * A thread holding a ``session()`` must not call ``restore``, ``clone`` or ``close``: they
   re-initialise the library and would invalidate that session, so they raise HSMError instead.
