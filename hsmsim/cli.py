@@ -1,4 +1,4 @@
-"""The ``hsmsim`` command: ``hsmsim serve`` runs the server (more commands come with later issues)."""
+"""The ``hsmsim`` command: ``hsmsim serve`` runs the server; ``hsmsim cloudhsm-cli`` is the AWS CloudHSM CLI."""
 
 from __future__ import annotations
 
@@ -44,10 +44,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-hsms", type=_positive, default=Quotas.hsms_per_region,
                        help="HSMs per account and region (AWS default 6)")
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    commands.add_parser("cloudhsm-cli", add_help=False,
+                        help="the AWS CloudHSM CLI against a simulated cluster (hsmsim cloudhsm-cli --help)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["cloudhsm-cli"]:  # its own parser: hsmsim.cloudhsm_cli
+        from hsmsim.cloudhsm_cli import main as cloudhsm_cli
+
+        return cloudhsm_cli(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "serve":

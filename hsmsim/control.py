@@ -6,8 +6,8 @@
   forward and applies every transition that falls due.
 * ``GET  /_hsmsim/roots``: the simulated AWS CloudHSM and manufacturer root certificates (AWS publishes its
   real ones for the "verify HSM identity" procedure).
-* ``POST /_hsmsim/clusters/{ClusterId}/activate`` with ``{"password": "..."}``: the CloudHSM CLI's
-  ``cluster activate`` (the seed of the data-plane API).
+
+What acts on a cluster's HSMs (``cluster activate``, login, users) is the data plane: :mod:`hsmsim.dataplane`.
 """
 
 from __future__ import annotations
@@ -22,11 +22,7 @@ from aiohttp import web
 
 from hsmsim.appkeys import EXECUTOR, SIMULATOR
 from hsmsim.aws.errors import ServiceError, ValidationException
-from hsmsim.cloudhsm.activation import activate_cluster
 from hsmsim.cloudhsm.certificates import to_pem
-from hsmsim.cloudhsm.errors import CloudHsmResourceNotFoundException
-from hsmsim.cloudhsm.models import Cluster
-from hsmsim.cloudhsm.runtime import Step
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -84,30 +80,10 @@ def control_routes(health: Callable[[web.Application], dict[str, Any]]) -> list[
         await _blocking(request, request.app[SIMULATOR].advance_clock, float(seconds))
         return _json(_clock_view(request))
 
-    async def post_activate(request: web.Request) -> web.Response:
-        cluster_id = request.match_info["cluster_id"]
-        try:
-            body = await _json_object(request)
-            password = body.get("password")
-            if not isinstance(password, str):
-                raise ValidationException("password is required.")
-
-            def work(step: Step) -> None:
-                cluster = step.session.get(Cluster, cluster_id)
-                if cluster is None:
-                    raise CloudHsmResourceNotFoundException(f"Cluster '{cluster_id}' not found.")
-                activate_cluster(step, cluster, password, step.runtime.clock.now())
-
-            await _blocking(request, request.app[SIMULATOR].in_unit_of_work, work)
-        except ServiceError as error:
-            return _error(error)
-        return _json({"error_code": 0, "data": "Cluster activation successful"})
-
     return [
         web.get("/_hsmsim/health", get_health),
         web.post("/_hsmsim/reset", post_reset),
         web.get("/_hsmsim/roots", get_roots),
         web.get("/_hsmsim/clock", get_clock),
         web.post("/_hsmsim/clock", post_clock),
-        web.post("/_hsmsim/clusters/{cluster_id}/activate", post_activate),
     ]

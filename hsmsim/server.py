@@ -1,4 +1,4 @@
-"""The aiohttp server: one AWS JSON 1.1 endpoint at ``POST /`` plus the simulator's control endpoints.
+"""The aiohttp server: one AWS JSON 1.1 endpoint at ``POST /`` plus the simulator's control and data planes.
 
 Parsing and validation run on the event loop (pure, fast); the operation runs in a thread pool because it makes
 blocking SQLAlchemy and PKCS#11 calls. Every response, errors included, carries ``x-amzn-RequestId`` and a JSON
@@ -26,6 +26,7 @@ from hsmsim.aws.spec import load_service_model
 from hsmsim.config import Config, DelayProfile
 from hsmsim.control import control_routes
 from hsmsim.core.ids import request_id
+from hsmsim.dataplane import dataplane_routes
 from hsmsim.simulator import Simulator
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ def create_app(config: Config, simulator: Simulator | None = None) -> web.Applic
     app.cleanup_ctx.append(_background)
     app.router.add_post("/", aws_endpoint)
     app.router.add_routes(control_routes(health=_health))
+    app.router.add_routes(dataplane_routes())
     return app
 
 

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Float, String, select
+from sqlalchemy import Float, String, delete, select
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
 from hsmsim.aws.context import RequestContext
@@ -31,7 +31,7 @@ from hsmsim.aws.dispatch import invoke
 from hsmsim.aws.protocol import ParsedRequest
 from hsmsim.cloudhsm.enums import HsmState
 from hsmsim.cloudhsm.identity import ROOTS_TOKEN_LABEL, RootAuthorities
-from hsmsim.cloudhsm.models import Backup, Hsm
+from hsmsim.cloudhsm.models import Backup, Hsm, Tag
 from hsmsim.cloudhsm.replication import ClusterReplicator
 from hsmsim.cloudhsm.runtime import CloudHSMRuntime, Step
 from hsmsim.cloudhsm.service import CloudHSMService
@@ -183,6 +183,7 @@ class Simulator:
             for backup in backups:
                 if backup.backup_id not in stored:
                     log.warning("backup %s has no snapshot (state %s): removing it", backup.backup_id, backup.state)
+                    session.execute(delete(Tag).where(Tag.resource_id == backup.backup_id))
                     session.delete(backup)
             rows = {b.backup_id for b in backups}
             for backup_id in stored - rows:

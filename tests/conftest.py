@@ -97,14 +97,14 @@ class ServerProcess:
         env = dict(os.environ, SOFTHSM2_CONF=str(self.data_dir / "softhsm2.conf"))
         out = subprocess.run(["softhsm2-util", "--show-slots"], env=env, capture_output=True, text=True, check=True).stdout
         found: dict[str, str] = {}
-        label = None
+        serial = None
         for line in out.splitlines():
             line = line.strip()
-            if line.startswith("Label:"):
-                label = line.split(":", 1)[1].strip()
-            elif line.startswith("Serial number:") and label:
-                found[label] = line.split(":", 1)[1].strip()
-                label = None
+            if line.startswith("Serial number:"):  # softhsm2-util prints a token's serial before its label
+                serial = line.split(":", 1)[1].strip()
+            elif line.startswith("Label:") and serial:
+                found[line.split(":", 1)[1].strip()] = serial
+                serial = None
         return found
 
 

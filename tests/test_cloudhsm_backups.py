@@ -556,6 +556,13 @@ def test_backup_shared_by_policy_with_another_account(sim, cloudhsm):
     assert hsm["HsmId"] in sim.tokens()
     assert cluster_id not in [c["ClusterId"] for c in cloudhsm.describe_clusters()["Clusters"]]
 
+    # Another account's backup needs its full ARN: a bare id names a backup of the caller's own account.
+    with pytest.raises(ClientError) as exc:
+        restored_cluster(other, shared["BackupId"])
+    code, message = error_of(exc)
+    assert code == "CloudHsmResourceNotFoundException"
+    assert shared["BackupId"] in message
+
     with pytest.raises(ClientError) as exc:
         other.create_cluster(HsmType="hsm1.medium", SubnetIds=SUBNETS[:2], SourceBackupId=private["BackupArn"])
     code, message = error_of(exc)
@@ -683,7 +690,8 @@ def test_daily_backups_go_on_after_an_hsm_type_migration(realistic):
     cluster_id = realistic_active_cluster(realistic, client)
     # The daily backup falls due 10 minutes into a 30-minute migration, while the cluster is not ACTIVE.
     realistic.advance(DAY - 10 * 60)
-    assert client.modify_cluster(ClusterId=cluster_id, HsmType="hsm2m.medium")["Cluster"]["State"] == "MODIFY_IN_PROGRESS"
+    modified = client.modify_cluster(ClusterId=cluster_id, HsmType="hsm2m.medium")["Cluster"]
+    assert modified["State"] == "MODIFY_IN_PROGRESS"
     realistic.advance(3600)
     assert describe(client, cluster_id)["State"] == "ACTIVE"
     count = len(cluster_backups(client, cluster_id))

@@ -225,6 +225,10 @@ def test_reconciliation_after_a_crash(server):
     serials = token_serials(server)
     restarted(server)
     assert token_serials(server) == serials
+    # Reconciliation warns about what it repaired; nothing after it is an error.
+    log = (server.data_dir.parent / f"{server.data_dir.name}-server.log").read_text()
+    assert "lost its token" in log and "marking it DEGRADED" in log
+    assert [line for line in log.splitlines() if " ERROR " in line or "Traceback" in line] == []
 
 
 def test_a_crash_without_damage_changes_nothing(server):

@@ -6,6 +6,7 @@ https://docs.aws.amazon.com/cloudhsm/latest/userguide/backups.html
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -20,7 +21,6 @@ from hsmsim.cloudhsm.transitions import BACKUP_DELETION_WINDOW
 from hsmsim.cloudhsm.views import backup_arn, backup_view
 from hsmsim.cloudhsm.views import tag_list as tag_list_view
 
-BACKUP_FILTERS = ("backupIds", "sourceBackupIds", "clusterIds", "states", "neverExpires")
 
 
 class BackupOperations(OperationsBase):
@@ -36,21 +36,7 @@ class BackupOperations(OperationsBase):
         """https://docs.aws.amazon.com/cloudhsm/latest/APIReference/API_DescribeBackups.html"""
         query = select(Backup).where(Backup.region == ctx.region)
         query = query.where(Backup.account_id != ctx.account_id) if shared else query.where(Backup.account_id == ctx.account_id)
-        for key, values in (filters or {}).items():
-            if key not in BACKUP_FILTERS:
-                raise CloudHsmInvalidRequestException(
-                    f"Invalid filter '{key}'. Valid filters are: {', '.join(BACKUP_FILTERS)}."
-                )
-            if key == "backupIds":
-                query = query.where(Backup.backup_id.in_(values))
-            elif key == "sourceBackupIds":
-                query = query.where(Backup.source_backup.in_(values))
-            elif key == "clusterIds":
-                query = query.where(Backup.cluster_id.in_(values))
-            elif key == "states":
-                query = query.where(Backup.state.in_([_backup_state(v) for v in values]))
-            else:
-                query = query.where(Backup.never_expires.in_([_boolean(v) for v in values]))
+        query = query.where(*self._filter_conditions(filters, BACKUP_FILTERS))
         order = (Backup.created_at, Backup.backup_id) if sort_ascending else (Backup.created_at.desc(), Backup.backup_id)
         backups = list(self.session.scalars(query.order_by(*order)))
         if shared:
@@ -186,6 +172,15 @@ class BackupOperations(OperationsBase):
         if (account_id, region) != (ctx.account_id, ctx.region):
             raise CloudHsmResourceNotFoundException(f"Backup '{resource_arn}' not found.")
         return self._backup(ctx, resource.removeprefix("backup/"))
+
+
+BACKUP_FILTERS: dict[str, Callable[[list[str]], Any]] = {
+    "backupIds": lambda values: Backup.backup_id.in_(values),
+    "sourceBackupIds": lambda values: Backup.source_backup.in_(values),
+    "clusterIds": lambda values: Backup.cluster_id.in_(values),
+    "states": lambda values: Backup.state.in_([_backup_state(v) for v in values]),
+    "neverExpires": lambda values: Backup.never_expires.in_([_boolean(v) for v in values]),
+}
 
 
 def _backup_state(value: str) -> BackupState:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -93,6 +93,21 @@ class OperationsBase:
                 self.session.add(row)
                 existing[row.key] = row
         self.session.flush()
+
+    # -- filters -------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _filter_conditions(
+        filters: Mapping[str, list[str]] | None, table: Mapping[str, Callable[[list[str]], Any]]
+    ) -> list[Any]:
+        """SQL conditions for Describe* ``Filters``: ``table`` maps each valid filter name to its condition."""
+        conditions = []
+        for key, values in (filters or {}).items():
+            build = table.get(key)
+            if build is None:
+                raise CloudHsmInvalidRequestException(f"Invalid filter '{key}'. Valid filters are: {', '.join(table)}.")
+            conditions.append(build(values))
+        return conditions
 
     # -- pagination ----------------------------------------------------------------------------------------
 

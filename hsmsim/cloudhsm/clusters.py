@@ -6,6 +6,7 @@ https://docs.aws.amazon.com/cloudhsm/latest/APIReference/API_Operations.html
 from __future__ import annotations
 
 from datetime import timedelta
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -24,7 +25,6 @@ from hsmsim.core.ids import base32_id, hex_id
 DEFAULT_RETENTION_DAYS = 90
 RETENTION_DAYS_RANGE = range(7, 380)
 HSM_TYPE_ROLLBACK_WINDOW = timedelta(days=7)
-CLUSTER_FILTERS = ("clusterIds", "vpcIds", "states")
 DELETABLE_STATES = {ClusterState.UNINITIALIZED, ClusterState.INITIALIZED, ClusterState.ACTIVE, ClusterState.DEGRADED}
 
 
@@ -95,18 +95,11 @@ class ClusterOperations(OperationsBase):
         max_results: int | None = None,
     ) -> dict[str, Any]:
         """https://docs.aws.amazon.com/cloudhsm/latest/APIReference/API_DescribeClusters.html"""
-        query = select(Cluster).where(Cluster.account_id == ctx.account_id, Cluster.region == ctx.region)
-        for key, values in (filters or {}).items():
-            if key not in CLUSTER_FILTERS:
-                raise CloudHsmInvalidRequestException(
-                    f"Invalid filter '{key}'. Valid filters are: {', '.join(CLUSTER_FILTERS)}."
-                )
-            if key == "clusterIds":
-                query = query.where(Cluster.cluster_id.in_(values))
-            elif key == "vpcIds":
-                query = query.where(Cluster.vpc_id.in_(values))
-            else:
-                query = query.where(Cluster.state.in_([_cluster_state(v) for v in values]))
+        query = select(Cluster).where(
+            Cluster.account_id == ctx.account_id,
+            Cluster.region == ctx.region,
+            *self._filter_conditions(filters, CLUSTER_FILTERS),
+        )
         clusters = list(self.session.scalars(query.order_by(Cluster.created_at, Cluster.cluster_id)))
         page, token = self._page(clusters, next_token, max_results)
         tags = self._tags_by_resource([c.cluster_id for c in page])
@@ -219,7 +212,7 @@ class ClusterOperations(OperationsBase):
                     f"Backup '{reference}' is in region {parts[3]}; copy it to {ctx.region} first."
                 )
         backup = self.session.get(Backup, backup_id)
-        shared = backup is not None and _policy_shares_with(backup.resource_policy, ctx.account_id)
+        shared = backup is not None and actions.policy_shares_with(backup.resource_policy, ctx.account_id)
         if (
             backup is None
             or backup.region != ctx.region
@@ -241,8 +234,11 @@ class ClusterOperations(OperationsBase):
         return backup
 
 
-def _policy_shares_with(policy: str | None, account_id: str) -> bool:
-    return policy is not None and (account_id in policy or '"*"' in policy)
+CLUSTER_FILTERS: dict[str, Callable[[list[str]], Any]] = {
+    "clusterIds": lambda values: Cluster.cluster_id.in_(values),
+    "vpcIds": lambda values: Cluster.vpc_id.in_(values),
+    "states": lambda values: Cluster.state.in_([_cluster_state(v) for v in values]),
+}
 
 
 def _hsm_type(value: str) -> HsmType:

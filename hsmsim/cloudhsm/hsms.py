@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from hsmsim.aws.context import RequestContext
-from hsmsim.cloudhsm import actions, network
+from hsmsim.cloudhsm import actions, network, users
 from hsmsim.cloudhsm.base import OperationsBase
 from hsmsim.cloudhsm.enums import ClusterMode, ClusterState, HsmState, NetworkType
 from hsmsim.cloudhsm.errors import CloudHsmInvalidRequestException, CloudHsmResourceNotFoundException
@@ -98,6 +98,7 @@ class HsmOperations(OperationsBase):
             cluster.hsm_certificate_pem = identity.hsm_certificate_pem
             cluster.aws_hardware_certificate_pem = identity.aws_hardware_certificate_pem
             cluster.manufacturer_hardware_certificate_pem = identity.manufacturer_hardware_certificate_pem
+            users.provision_unactivated_admin(self.session, cluster.cluster_id)  # spec 1.5
             return serial
         # ACTIVE: back up an existing HSM and restore that backup on the new one; with no HSM left, restore the
         # latest backup of the cluster (or the backup the cluster was created from).

@@ -54,7 +54,8 @@ def _hsm_created(step: Step, hsm: Hsm, at: datetime) -> None:
 
 def _hsm_removed(step: Step, hsm: Hsm, at: datetime) -> None:
     softhsm, serial = step.runtime.hsm, hsm.token_serial
-    step.uow.after_commit(lambda: softhsm.delete_token(serial))
+    if serial in softhsm.tokens():  # a DEGRADED HSM may have lost its token (see Simulator.reconcile)
+        step.uow.after_commit(lambda: softhsm.delete_token(serial))
 
 
 def _backup_ready(step: Step, backup: Backup, at: datetime) -> None:
