@@ -11,8 +11,9 @@ What it measures (every server is started by this script on 127.0.0.1, in a temp
    of each step. Target: median <= 200 ms. moto is probed for CreateHsm/InitializeCluster and the flow is run
    against it only if it supports them.
 
-2. **DescribeClusters with 100 clusters** in the account, per call. boto3 spends ~2 ms of client CPU per call,
-   which would hide the server, so the main figure replays one request signed once with botocore's SigV4Auth
+2. **DescribeClusters with 100 clusters** in the account, per call. boto3's own CPU per call (signing, and
+   parsing a 40-60 KiB response: 5-15 ms here) would hide the server, so the main figure replays one request
+   signed once with botocore's SigV4Auth
    (access key 111122223333, region us-east-1, signing name cloudhsm) over one keep-alive
    ``http.client.HTTPConnection``, sequentially, after a few warm-up calls. The boto3 figure is reported for
    reference. Same for moto's server (100 clusters created there with boto3). Target: median <= 20 ms.

@@ -29,6 +29,7 @@ from helpers import active_cluster, describe, new_cluster
 
 DAY = 24 * 3600
 SUPERUSER = "postgres"
+SERVER_TIMEZONE = "Pacific/Chatham"  # UTC+12:45/+13:45: a session time zone far from UTC must change nothing
 TABLES = ["cloudhsm_clusters", "cloudhsm_hsms", "cloudhsm_backups", "cloudhsm_tags", "cloudhsm_users", "sim_settings"]
 
 
@@ -113,7 +114,8 @@ class PostgresCluster:
             self.port = free_port()
             options = (
                 f"-c port={self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.sockets} "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                f"-c TimeZone={SERVER_TIMEZONE}"
             )
             try:
                 self._run("pg_ctl", "--pgdata", str(self.data), "--log", str(self.log), "--wait", "--timeout", "60",
@@ -212,6 +214,7 @@ def test_clusters_hsms_and_backups_live_in_postgresql_and_survive_a_restart(serv
     assert sorted(database.query("SELECT hsm_id, cluster_id, state FROM cloudhsm_hsms")) == sorted(
         [(first, cluster_id, "ACTIVE"), (second, cluster_id, "ACTIVE")]
     )
+    assert database.query("SHOW TimeZone") == [(SERVER_TIMEZONE,)]
     rows = dict(database.query("SELECT backup_id, created_at FROM cloudhsm_backups"))
     assert set(rows) == {b["BackupId"] for b in backups}
     for backup in backups:  # naive UTC in the database, the same instant through the API

@@ -7,7 +7,7 @@ sessions, which live only in memory (a restart of the simulator logs everyone ou
 
 * User types: https://docs.aws.amazon.com/cloudhsm/latest/userguide/understanding-users.html
 * Permissions: https://docs.aws.amazon.com/cloudhsm/latest/userguide/user-permissions-table-chsm-cli.html
-* ``login`` (five wrong passwords lock a user): https://docs.aws.amazon.com/cloudhsm/latest/userguide/cloudhsm_cli-login.html
+* ``login`` (five wrong passwords lock): https://docs.aws.amazon.com/cloudhsm/latest/userguide/cloudhsm_cli-login.html
 * ``user list``: https://docs.aws.amazon.com/cloudhsm/latest/userguide/cloudhsm_cli-user-list.html
 * ``user create``: https://docs.aws.amazon.com/cloudhsm/latest/userguide/cloudhsm_cli-user-create.html
 * ``user delete``: https://docs.aws.amazon.com/cloudhsm/latest/userguide/cloudhsm_cli-user-delete.html
