@@ -209,3 +209,9 @@ def test_unknown_cluster(cloudhsm):
         with pytest.raises(ClientError) as exc:
             call()
         assert error_of(exc) == ("CloudHsmResourceNotFoundException", "Cluster 'cluster-aaaaaaaaaaa' not found.")
+
+
+def test_filter_values_with_a_nul_match_nothing(cloudhsm):
+    cluster_id = new_cluster(cloudhsm)
+    assert cloudhsm.describe_clusters(Filters={"clusterIds": [cluster_id + "\x00"]})["Clusters"] == []
+    assert cloudhsm.describe_backups(Filters={"clusterIds": ["\x00"]})["Backups"] == []

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from conftest import ServerProcess
 from helpers import SUBNETS, active_cluster, describe, initialized_cluster, new_cluster
 
 ADMIN_PASSWORD = "Admin-Pass-1"  # what helpers.active_cluster sets
@@ -189,6 +190,24 @@ def test_a_locked_user_cannot_unlock_itself(plane, admin):
     assert plane.users()["alice"]["locked"] == "true"
     plane.logout(alice)
     assert_error(plane.login("alice", "Alice-Pass-2", "crypto-user"), 403, "UserLocked")
+
+
+def test_a_restart_logs_everyone_out(tmp_path):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    server = ServerProcess(data_dir).start()
+    try:
+        plane = Plane(server, active_cluster(server, server.client("cloudhsmv2"))[0])
+        admin = plane.session("admin", ADMIN_PASSWORD, "admin")
+        plane.create(admin, "alice", "crypto-user", "Alice-Pass-1")
+        alice = plane.session("alice", "Alice-Pass-1", "crypto-user")
+        server.stop()
+        server.start()
+        assert_error(plane.logout(alice), 401, "NotLoggedIn", "restarts")
+        admin = plane.session("admin", ADMIN_PASSWORD, "admin")
+        assert plane.change_password(admin, "alice", "crypto-user", "Alice-Pass-2")[0] == 200  # not logged in
+    finally:
+        server.stop()
 
 
 # -- the logged-in rules ---------------------------------------------------------------------------------------------

@@ -251,7 +251,7 @@ def test_clusters_hsms_and_backups_live_in_postgresql_and_survive_a_restart(serv
 
 def test_reset_empties_postgresql(server, database):
     client = server.client("cloudhsmv2")
-    cluster_id, _ = active_cluster(server, client)
+    active_cluster(server, client)
     new_cluster(client, TagList=[{"Key": "stage", "Value": "new"}])
     server.advance(60)
     counts = database.counts()
@@ -267,6 +267,6 @@ def test_reset_empties_postgresql(server, database):
         assert database.query("SELECT number FROM sim_settings") == [(0.0,)]
 
     # The recreated tables take new rows.
-    cluster_id, hsm_id = active_cluster(server, client)
+    _, hsm_id = active_cluster(server, client)
     assert database.query("SELECT hsm_id, state FROM cloudhsm_hsms") == [(hsm_id, "ACTIVE")]
     assert no_sqlite_files(server.data_dir)

@@ -106,7 +106,8 @@ class OperationsBase:
             build = table.get(key)
             if build is None:
                 raise CloudHsmInvalidRequestException(f"Invalid filter '{key}'. Valid filters are: {', '.join(table)}.")
-            conditions.append(build(values))
+            # No id contains a NUL, and PostgreSQL rejects one in a query: such a value matches nothing.
+            conditions.append(build([v for v in values if "\x00" not in v]))
         return conditions
 
     # -- pagination ----------------------------------------------------------------------------------------
