@@ -30,6 +30,7 @@ from hsmsim.aws.context import RequestContext
 from hsmsim.aws.dispatch import invoke
 from hsmsim.aws.protocol import ParsedRequest
 from hsmsim.cloudhsm.enums import HsmState
+from hsmsim.cloudhsm.errors import CloudHsmInternalFailureException
 from hsmsim.cloudhsm.identity import ROOTS_TOKEN_LABEL, RootAuthorities
 from hsmsim.cloudhsm.models import Backup, Hsm, Tag
 from hsmsim.cloudhsm.replication import ClusterReplicator
@@ -41,7 +42,7 @@ from hsmsim.config import Config
 from hsmsim.core.clock import SimulatedClock
 from hsmsim.core.db import Base, UnitOfWork, make_engine
 from hsmsim.core.lifecycle import Lifecycle
-from hsmsim.hsm import SoftHSM
+from hsmsim.hsm import HSMError, SoftHSM
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,13 @@ class Simulator:
             step = Step(self.cloudhsm, uow)
             self.lifecycle.apply_due(uow.session, step, self.clock.now())
             service = CloudHSMService(self.cloudhsm, step)
-            return invoke(service, request.operation_model, request.params, ctx)
+            try:
+                return invoke(service, request.operation_model, request.params, ctx)
+            except HSMError as error:
+                # The unit of work rolls back and undoes its token side effects; the caller sees AWS's
+                # retryable internal failure, not a traceback.
+                log.error("HSM failure in %s: %s", ctx.operation, error)
+                raise CloudHsmInternalFailureException(f"The HSM could not complete {ctx.operation}: {error}") from error
 
     def in_unit_of_work(self, work: Any) -> Any:
         """Run ``work(step)`` in a unit of work after the due transitions (for the control and data planes)."""

@@ -136,6 +136,8 @@ class BackupOperations(OperationsBase):
         backup = self._policy_backup(ctx, resource_arn)
         if policy is None:
             raise CloudHsmInvalidRequestException("Policy is required.")
+        if "\x00" in policy:
+            raise CloudHsmInvalidRequestException("Policy must not contain NUL characters.")
         try:
             document = json.loads(policy)
         except ValueError:
