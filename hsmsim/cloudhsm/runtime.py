@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.orm import Session
+
 from hsmsim.cloudhsm.identity import RootAuthorities
 from hsmsim.cloudhsm.replication import ClusterReplicator
 from hsmsim.cloudhsm.vault import BackupVault
@@ -33,5 +35,5 @@ class Step:
     uow: UnitOfWork
 
     @property
-    def session(self):  # type: ignore[no-untyped-def]
+    def session(self) -> Session:
         return self.uow.session
