@@ -12,7 +12,7 @@ user logs in with ``CLOUDHSM_ROLE`` and ``CLOUDHSM_PIN=<username>:<password>``, 
 logs in and out again (its session ends with the process). ``cluster activate`` and ``user list`` need no login.
 Interactive mode (``... interactive``) reads commands from stdin and keeps the session of ``login`` until
 ``logout`` or ``quit``. Passwords not given with ``--password`` are prompted for (read from stdin if it is not a
-terminal).
+terminal). The ``key`` commands are in :mod:`hsmsim.cloudhsm_cli_keys`.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TextIO
 
+from hsmsim.cloudhsm_cli_keys import KEY_COMMANDS, add_key_commands
 from hsmsim.config import DEFAULT_HOST, DEFAULT_PORT
 
 PROG = "hsmsim cloudhsm-cli"
@@ -81,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     command(user, "create", "Create a user (admins only)", "username", "role", "password")
     command(user, "delete", "Delete a user (admins only)", "username", "role")
     command(user, "change-password", "Change a user's password", "username", "role", "password")
+    add_key_commands(commands, command)
     commands.add_parser("interactive", help="read commands from stdin (quit to end)")
     return parser
 
@@ -155,7 +157,7 @@ class Shell:
         cluster_id = getattr(args, "cluster_id", None)
         if not cluster_id:
             raise CliError("No cluster given: use --cluster-id <CLUSTER_ID>.")
-        name = " ".join(filter(None, (args.command, getattr(args, "action", None))))
+        name = " ".join(filter(None, (args.command, getattr(args, "action", None), getattr(args, "kind", None))))
         handler, needs_login = COMMANDS[name]
         temporary = needs_login and cluster_id not in self.tokens
         if temporary:
@@ -244,6 +246,7 @@ COMMANDS: dict[str, tuple[Callable[[Shell, str, argparse.Namespace], Any], bool]
     "user create": (Shell.user_create, True),
     "user delete": (Shell.user_delete, True),
     "user change-password": (Shell.user_change_password, True),
+    **KEY_COMMANDS,
 }
 
 

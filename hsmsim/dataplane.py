@@ -16,6 +16,20 @@ under ``/_hsmsim/clusters/{ClusterId}``. Bodies are JSON. A success is ``200`` w
 * ``POST …/users/{username}/password`` ``{"role", "password"}`` (token) → ``{"username", "role"}``
   (``user change-password``)
 
+Keys (:mod:`hsmsim.cloudhsm.keystore`; token of a crypto user, or of an admin for ``GET …/keys``):
+
+* ``GET …/keys?filter=attr.label=L&filter=key-reference=0x..&verbose=true&max_items=N&starting_token=T`` →
+  ``{"matched_keys", "total_key_count", "returned_key_count"[, "next_token"]}`` (``key list``; all keys unless
+  ``max_items``)
+* ``POST …/keys/generate-symmetric`` ``{"key_type": "aes"|"generic-secret", "label", "key_length_bytes",
+  "attributes"?, "share_crypto_users"?}`` → ``{"key"}`` (``key generate-symmetric aes|generic-secret``)
+* ``POST …/keys/generate-asymmetric-pair`` ``{"key_type": "rsa"|"ec", "public_label", "private_label",
+  "modulus_size_bits" + "public_exponent" | "curve", "public_attributes"?, "private_attributes"?,
+  "share_crypto_users"?}`` → ``{"public_key", "private_key"}`` (``key generate-asymmetric-pair rsa|ec``)
+* ``DELETE …/keys/{ref}``, ``POST …/keys/{ref}/share`` and ``…/unshare`` ``{"username", "role"}``,
+  ``POST …/keys/{ref}/attributes`` ``{"name", "value"}`` → ``{"message"}`` (``key delete|share|unshare|
+  set-attribute``). ``attributes`` are ``{"name": true|"true"}`` or ``["name=value", ...]``.
+
 Sessions live in memory only, their tokens kept as digests: a restart of the simulator logs everyone out.
 AWS CloudHSM CLI reference: https://docs.aws.amazon.com/cloudhsm/latest/userguide/cloudhsm_cli-reference.html
 """
@@ -31,7 +45,7 @@ from aiohttp import web
 
 from hsmsim.appkeys import EXECUTOR, SIMULATOR
 from hsmsim.aws.errors import ServiceError, ValidationException
-from hsmsim.cloudhsm import users
+from hsmsim.cloudhsm import keystore, users
 from hsmsim.cloudhsm.activation import activate_cluster
 from hsmsim.cloudhsm.models import Cluster
 from hsmsim.cloudhsm.runtime import Step
@@ -62,6 +76,26 @@ def _string(source: Any, name: str) -> str:
     value = source.get(name)
     if not isinstance(value, str):
         raise ValidationException(f"{name} is required (a string).")
+    return value
+
+
+def _attributes(source: Any, name: str) -> dict[str, Any]:
+    """Key attributes as ``{"name": value}`` or as the CLI's ``["name=value", ...]``."""
+    value = source.get(name) or {}
+    if isinstance(value, list):
+        bad = [v for v in value if not isinstance(v, str) or "=" not in v]
+        if bad:
+            raise ValidationException(f"Invalid key attribute {bad[0]!r}: use KEY_ATTRIBUTE_NAME=KEY_ATTRIBUTE_VALUE.")
+        return dict(v.split("=", 1) for v in value)
+    if not isinstance(value, dict):
+        raise ValidationException(f"{name} must be an object of attribute names and values.")
+    return value
+
+
+def _names(source: Any, name: str) -> list[str]:
+    value = source.get(name) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValidationException(f"{name} must be a list of user names.")
     return value
 
 
@@ -154,7 +188,67 @@ def dataplane_routes() -> list[web.RouteDef]:
 
         return work
 
+    def crypto_work(request: web.Request, action: Callable[[Step, Any], Any]) -> Callable[[Step], Any]:
+        """A unit of work run as the logged-in user of ``request``."""
+        cluster_id = request.match_info["cluster_id"]
+        return lambda step: action(step, users.caller(step, sessions, cluster_id, _token(request)))
+
+    @handler
+    def list_keys(request: web.Request, body: dict[str, Any], cluster_id: str) -> Callable[[Step], Any]:
+        query = request.query
+        filters, verbose = query.getall("filter", []), query.get("verbose", "false").lower() == "true"
+        max_items, start = query.get("max_items"), query.get("starting_token")
+        return crypto_work(
+            request, lambda step, user: keystore.list_keys(step, user, filters, verbose, max_items, start)
+        )
+
+    @handler
+    def generate_symmetric(request: web.Request, body: dict[str, Any], cluster_id: str) -> Callable[[Step], Any]:
+        key_type, attributes = _string(body, "key_type"), _attributes(body, "attributes")
+        shares = _names(body, "share_crypto_users")
+        return crypto_work(request, lambda step, user: keystore.generate_symmetric(
+            step, user, key_type, body.get("label"), body.get("key_length_bytes"), attributes, shares
+        ))
+
+    @handler
+    def generate_pair(request: web.Request, body: dict[str, Any], cluster_id: str) -> Callable[[Step], Any]:
+        key_type, shares = _string(body, "key_type"), _names(body, "share_crypto_users")
+        public, private = _attributes(body, "public_attributes"), _attributes(body, "private_attributes")
+        return crypto_work(request, lambda step, user: keystore.generate_pair(
+            step, user, key_type, body.get("public_label"), body.get("private_label"), public, private, shares,
+            modulus_size_bits=body.get("modulus_size_bits"), public_exponent=body.get("public_exponent"),
+            curve=body.get("curve"),
+        ))
+
+    @handler
+    def delete_key(request: web.Request, body: dict[str, Any], cluster_id: str) -> Callable[[Step], Any]:
+        reference = request.match_info["ref"]
+        return crypto_work(request, lambda step, user: keystore.delete_key(step, user, reference))
+
+    def sharing(action: Callable[..., Any]) -> Any:
+        @handler
+        def route(request: web.Request, body: dict[str, Any], cluster_id: str) -> Callable[[Step], Any]:
+            reference, username, role = request.match_info["ref"], _string(body, "username"), _string(body, "role")
+            return crypto_work(request, lambda step, user: action(step, user, reference, username, role))
+
+        return route
+
+    @handler
+    def set_attribute(request: web.Request, body: dict[str, Any], cluster_id: str) -> Callable[[Step], Any]:
+        reference, name = request.match_info["ref"], _string(body, "name")
+        if "value" not in body:
+            raise ValidationException("value is required.")
+        value = body["value"]
+        return crypto_work(request, lambda step, user: keystore.set_attribute(step, user, reference, name, value))
+
     return [
+        web.get(f"{PREFIX}/keys", list_keys),
+        web.post(f"{PREFIX}/keys/generate-symmetric", generate_symmetric),
+        web.post(f"{PREFIX}/keys/generate-asymmetric-pair", generate_pair),
+        web.delete(f"{PREFIX}/keys/{{ref}}", delete_key),
+        web.post(f"{PREFIX}/keys/{{ref}}/share", sharing(keystore.share_key)),
+        web.post(f"{PREFIX}/keys/{{ref}}/unshare", sharing(keystore.unshare_key)),
+        web.post(f"{PREFIX}/keys/{{ref}}/attributes", set_attribute),
         web.post(f"{PREFIX}/activate", activate),
         web.post(f"{PREFIX}/login", login),
         web.post(f"{PREFIX}/logout", logout),

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from hsmsim.cloudhsm.enums import BackupState, ClusterState, HsmState
-from hsmsim.cloudhsm.models import Backup, Cluster, Hsm, HsmUser, Tag
+from hsmsim.cloudhsm.models import Backup, Cluster, Hsm, HsmKey, HsmKeyShare, HsmUser, Tag
 from hsmsim.cloudhsm.runtime import Step
 from hsmsim.core.ids import base32_id
 
@@ -25,7 +25,23 @@ def active_hsm(cluster: Cluster) -> Hsm | None:
 
 
 def users_snapshot(step: Step, cluster_id: str) -> list[dict[str, Any]]:
+    """The users of the cluster, each with the keys it owns and whom each is shared with (the key material
+    itself is in the token snapshot: objects whose ``CKA_ID`` is the key reference)."""
     rows = step.session.scalars(select(HsmUser).where(HsmUser.cluster_id == cluster_id).order_by(HsmUser.username))
+    keys = step.session.scalars(select(HsmKey).where(HsmKey.cluster_id == cluster_id).order_by(HsmKey.key_reference))
+    shares: dict[str, list[str]] = {}
+    for share in step.session.scalars(select(HsmKeyShare).where(HsmKeyShare.cluster_id == cluster_id)):
+        shares.setdefault(share.key_reference, []).append(share.username)
+    owned: dict[str, list[dict[str, Any]]] = {}
+    for k in keys:
+        owned.setdefault(k.owner, []).append({
+            "key_reference": k.key_reference,
+            "label": k.label,
+            "key_class": k.key_class,
+            "key_type": k.key_type,
+            "pair_reference": k.pair_reference,
+            "shared_with": sorted(shares.get(k.key_reference, [])),
+        })
     return [
         {
             "username": u.username,
@@ -33,15 +49,36 @@ def users_snapshot(step: Step, cluster_id: str) -> list[dict[str, Any]]:
             "password_hash": u.password_hash,
             "failed_logins": u.failed_logins,
             "locked": u.locked,
+            "keys": owned.get(u.username, []),
         }
         for u in rows
     ]
 
 
-def restore_users(step: Step, cluster_id: str, users: list[dict[str, Any]]) -> None:
+def forget_users(step: Step, cluster_id: str) -> None:
+    """Remove the cluster's users with their keys' ownership and shares."""
+    step.session.execute(delete(HsmKeyShare).where(HsmKeyShare.cluster_id == cluster_id))
+    step.session.execute(delete(HsmKey).where(HsmKey.cluster_id == cluster_id))
     step.session.execute(delete(HsmUser).where(HsmUser.cluster_id == cluster_id))
-    for user in users:
+
+
+def restore_users(step: Step, cluster_id: str, users: list[dict[str, Any]]) -> None:
+    """Replace the cluster's users, keys and shares with a snapshot's (backups made before keys have none)."""
+    forget_users(step, cluster_id)
+    owned = []
+    for entry in users:
+        user = dict(entry)
+        owned += [(user["username"], key) for key in user.pop("keys", [])]
         step.session.add(HsmUser(cluster_id=cluster_id, **user))
+    step.session.flush()
+    shares = []
+    for owner, key in owned:
+        key = dict(key)
+        shares += [(key["key_reference"], name) for name in key.pop("shared_with", [])]
+        step.session.add(HsmKey(cluster_id=cluster_id, owner=owner, **key))
+    step.session.flush()
+    step.session.add_all(HsmKeyShare(cluster_id=cluster_id, key_reference=r, username=n) for r, n in shares)
+    step.session.flush()
 
 
 def retention_expiry(backup: Backup) -> datetime | None:
@@ -52,7 +89,7 @@ def retention_expiry(backup: Backup) -> datetime | None:
 
 
 def take_backup(step: Step, cluster: Cluster, now: datetime, source: Hsm | None = None) -> Backup:
-    """Snapshot an active HSM of ``cluster`` (its token and the users) into a new backup.
+    """Snapshot an active HSM of ``cluster`` (its token; the users with their keys' ownership) into a new backup.
 
     The snapshot is taken now; the backup row is ``CREATE_IN_PROGRESS`` until its transition makes it ``READY``.
     """

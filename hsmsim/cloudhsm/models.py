@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Enum, ForeignKey, ForeignKeyConstraint, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hsmsim.cloudhsm.enums import BackupState, ClusterMode, ClusterState, HsmState, NetworkType
@@ -121,3 +121,37 @@ class HsmUser(Base):
     password_hash: Mapped[str | None] = mapped_column(String(256))
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class HsmKey(Base):
+    """A key object in the HSMs of a cluster (spec 2.2): who owns it. The key material is the token object whose
+    ``CKA_ID`` is the key reference, on every HSM of the cluster; this row is its ownership. Part of every backup."""
+
+    __tablename__ = "cloudhsm_keys"
+    __table_args__ = (
+        ForeignKeyConstraint(["cluster_id", "owner"], ["cloudhsm_users.cluster_id", "cloudhsm_users.username"]),
+    )
+
+    cluster_id: Mapped[str] = mapped_column(ForeignKey("cloudhsm_clusters.cluster_id"), primary_key=True)
+    key_reference: Mapped[str] = mapped_column(String(18), primary_key=True)  # "0x" + 16 hex digits
+    owner: Mapped[str] = mapped_column(String(31), index=True)
+    label: Mapped[str] = mapped_column(String(127))
+    key_class: Mapped[str] = mapped_column(String(16))  # secret-key, public-key, private-key
+    key_type: Mapped[str] = mapped_column(String(16))  # aes, generic-secret, rsa, ec
+    pair_reference: Mapped[str | None] = mapped_column(String(18))  # the other half of a key pair
+
+
+class HsmKeyShare(Base):
+    """A crypto user a key is shared with (use only: no delete, share, unshare or attribute change)."""
+
+    __tablename__ = "cloudhsm_key_shares"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["cluster_id", "key_reference"], ["cloudhsm_keys.cluster_id", "cloudhsm_keys.key_reference"]
+        ),
+        ForeignKeyConstraint(["cluster_id", "username"], ["cloudhsm_users.cluster_id", "cloudhsm_users.username"]),
+    )
+
+    cluster_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key_reference: Mapped[str] = mapped_column(String(18), primary_key=True)
+    username: Mapped[str] = mapped_column(String(31), primary_key=True)

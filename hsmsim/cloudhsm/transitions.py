@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete
 
 from hsmsim.cloudhsm import actions
 from hsmsim.cloudhsm.enums import BackupState, ClusterState, HsmState
-from hsmsim.cloudhsm.models import Backup, Cluster, Hsm, HsmUser, Tag
+from hsmsim.cloudhsm.models import Backup, Cluster, Hsm, Tag
 from hsmsim.cloudhsm.runtime import Step
 from hsmsim.config import Delay
 from hsmsim.core.lifecycle import Timer, Transition
+from hsmsim.hsm import HSMError
+
+log = logging.getLogger(__name__)
 
 BACKUP_DELETION_WINDOW = timedelta(days=7)
 """DeleteBackup keeps a backup restorable for 7 days (spec 1.8)."""
@@ -40,7 +44,7 @@ def _cluster_settled(step: Step, cluster: Cluster, at: datetime) -> None:
 def _cluster_deleted(step: Step, cluster: Cluster, at: datetime) -> None:
     cluster.state_message = "The cluster has been deleted."
     cluster.next_daily_backup_at = None
-    step.session.execute(delete(HsmUser).where(HsmUser.cluster_id == cluster.cluster_id))
+    actions.forget_users(step, cluster.cluster_id)  # the users with their keys' ownership and shares
 
 
 def _cluster_purged(step: Step, cluster: Cluster, at: datetime) -> None:
@@ -49,6 +53,13 @@ def _cluster_purged(step: Step, cluster: Cluster, at: datetime) -> None:
 
 def _hsm_created(step: Step, hsm: Hsm, at: datetime) -> None:
     hsm.state_message = "HSM created."
+    # The new HSM was restored from a backup taken at CreateHsm: keys written since then come from an active peer.
+    peer = next((h for h in hsm.cluster.hsms if h is not hsm and h.state is HsmState.ACTIVE), None)
+    if peer is not None:
+        try:
+            step.runtime.hsm.replicate(peer.token_serial, [hsm.token_serial])
+        except HSMError as error:  # never block the lifecycle; the HSM keeps its backup's contents
+            log.error("HSM %s could not catch up with %s: %s", hsm.hsm_id, peer.hsm_id, error)
     actions.schedule_daily_backup(hsm.cluster, at)
 
 

@@ -10,7 +10,8 @@ sessions, which live only in memory (a restart of the simulator logs everyone ou
 * ``login`` (five wrong passwords lock): https://docs.aws.amazon.com/cloudhsm/latest/userguide/cloudhsm_cli-login.html
 * ``user list``: https://docs.aws.amazon.com/cloudhsm/latest/userguide/cloudhsm_cli-user-list.html
 * ``user create``: https://docs.aws.amazon.com/cloudhsm/latest/userguide/cloudhsm_cli-user-create.html
-* ``user delete``: https://docs.aws.amazon.com/cloudhsm/latest/userguide/cloudhsm_cli-user-delete.html
+* ``user delete`` (not of a user that owns keys):
+  https://docs.aws.amazon.com/cloudhsm/latest/userguide/cloudhsm_cli-user-delete.html
 * ``user change-password``: https://docs.aws.amazon.com/cloudhsm/latest/userguide/cloudhsm_cli-user-change-password.html
 """
 
@@ -23,13 +24,13 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from hsmsim.aws.errors import ServiceError, ValidationException
 from hsmsim.cloudhsm import actions
 from hsmsim.cloudhsm.enums import ClusterState
-from hsmsim.cloudhsm.models import Cluster, HsmUser
+from hsmsim.cloudhsm.models import Cluster, HsmKey, HsmKeyShare, HsmUser
 from hsmsim.cloudhsm.passwords import hash_password, verify_password
 from hsmsim.cloudhsm.runtime import Step
 
@@ -99,6 +100,10 @@ class UserAlreadyExists(ServiceError):
 
 class UserLoggedIn(ServiceError):
     code, status = "UserLoggedIn", 409
+
+
+class UserOwnsKeys(ServiceError):
+    code, status = "UserOwnsKeys", 409
 
 
 # -- live sessions ----------------------------------------------------------------------------------------
@@ -312,15 +317,25 @@ def create_user(step: Step, admin: HsmUser, username: str, role: str, password: 
 
 
 def delete_user(step: Step, sessions: LiveSessions, admin: HsmUser, username: str, role: str) -> dict[str, str]:
-    """``user delete`` (admins only; not oneself, not a logged-in user)."""
+    """``user delete`` (admins only; not oneself, not a logged-in user, not a user that owns keys)."""
     username, role = normalize_name(username), check_role(role)
     _require_admin(admin, "delete users")
     user = _user(step, admin.cluster_id, username, role)
     if user.username == admin.username:
         raise AccessDenied(f"User '{username}' cannot delete itself.")
     _require_logged_out(sessions, user, "account cannot be deleted")
-    # Keys come later: "You can't delete user accounts that own keys" will be checked here.
+    owned = step.session.scalar(
+        select(func.count()).select_from(HsmKey).where(HsmKey.cluster_id == user.cluster_id, HsmKey.owner == username)
+    )
+    if owned:
+        raise UserOwnsKeys(
+            f"User '{username}' owns {owned} key{'s' if owned > 1 else ''}; users that own keys cannot be deleted "
+            "(the owner must delete them first)."
+        )
     view = _view(user)
+    step.session.execute(  # keys shared with the user are no longer shared with anyone of that name
+        delete(HsmKeyShare).where(HsmKeyShare.cluster_id == user.cluster_id, HsmKeyShare.username == username)
+    )
     step.session.delete(user)
     return view
 

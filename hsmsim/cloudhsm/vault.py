@@ -2,7 +2,8 @@
 
 It holds ``token/``, a consistent copy of one HSM token of the cluster (SoftHSM keeps every object encrypted
 under the token's key, so nothing in it is plaintext key material, as in AWS where backups are encrypted inside
-the HSM), and ``users.json``, the cluster's HSM users (names, roles, salted password hashes). A directory is
+the HSM), and ``users.json``, the cluster's HSM users (names, roles, salted password hashes, and the keys each owns
+with whom each is shared: the ownership of the token's key objects). A directory is
 written under a temporary name and renamed into place, so a backup is either whole or absent.
 """
 
