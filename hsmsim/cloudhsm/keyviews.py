@@ -2,7 +2,9 @@
 
 A crypto user sees the keys it owns, the keys shared with it and every public key of the cluster; an admin sees
 every key, but only its reference and label. Verbose views read the attributes from the token objects of one ACTIVE
-HSM (``CKA_ID`` = key reference); ownership and shares come from the rows. Used by :mod:`hsmsim.cloudhsm.keystore`.
+HSM that holds them (``CKA_ID`` = key reference) and report how many hold them (``cluster-coverage``, see
+:mod:`hsmsim.cloudhsm.drift`, which also repairs drift before every key write); ownership and shares come from the
+rows. Used by :mod:`hsmsim.cloudhsm.keystore`.
 
 * ``key list``: https://docs.aws.amazon.com/cloudhsm/latest/userguide/cloudhsm_cli-key-list.html
 * Filters: https://docs.aws.amazon.com/cloudhsm/latest/userguide/manage-keys-cloudhsm-cli-filtering.html
@@ -11,13 +13,14 @@ HSM (``CKA_ID`` = key reference); ownership and shares come from the rows. Used 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from pkcs11.exceptions import PKCS11Error
 from sqlalchemy import or_, select
 
 from hsmsim.aws.errors import ServiceError, ValidationException
+from hsmsim.cloudhsm import drift
 from hsmsim.cloudhsm import keytokens as kt
 from hsmsim.cloudhsm.enums import HsmState
 from hsmsim.cloudhsm.models import Cluster, HsmKey, HsmKeyShare, HsmUser
@@ -48,10 +51,15 @@ def _serials(step: Step, cluster_id: str) -> list[str]:
     return [h.token_serial for h in cluster.hsms if h.state is HsmState.ACTIVE]
 
 
-def on_hsms(step: Step, cluster_id: str, work: Callable[[Any], T], write: bool = True) -> T:
-    """Run ``work(pkcs11_session)`` on the cluster's ACTIVE HSMs (a write reaches all of them)."""
-    replicator, serials = step.runtime.replicator, _serials(step, cluster_id)
+def on_hsms(step: Step, cluster_id: str, work: Callable[[Any], T], write: bool = True,
+            only: Sequence[str] | None = None) -> T:
+    """Run ``work(pkcs11_session)`` on the cluster's ACTIVE HSMs (a write reaches all of them, after drift repair:
+    the write replicates one HSM's objects to the others); a read runs on one of ``only`` if given."""
+    replicator = step.runtime.replicator
+    serials = list(only) if only is not None and not write else _serials(step, cluster_id)
     try:
+        if write:
+            drift.repair(step, cluster_id, mark_lost=False)
         return (replicator.write if write else replicator.read)(cluster_id, serials, work)
     except (PKCS11Error, HSMError, NoActiveHsm) as error:
         log.error("HSM failure on cluster %s: %r", cluster_id, error)
@@ -108,27 +116,49 @@ def key_views(step: Step, keys: list[HsmKey], verbose: bool) -> list[dict[str, A
         return []
     if not verbose:
         return [{"key-reference": k.key_reference, "attributes": {"label": k.label}} for k in keys]
-    shares = shares_of(step, keys[0].cluster_id, [k.key_reference for k in keys])
-
-    def read(session: Any) -> list[dict[str, Any] | None]:
-        return [kt.describe(session, k.key_reference, k.key_class, k.key_type, k.pair_reference) for k in keys]
+    cluster_id = keys[0].cluster_id
+    shares = shares_of(step, cluster_id, [k.key_reference for k in keys])
+    try:
+        found = drift.coverage(step, cluster_id)
+    except HSMError as error:
+        raise HsmFailure(f"The HSMs of cluster '{cluster_id}' could not be read: {error!r}") from error
+    groups: dict[tuple[str, ...], list[HsmKey]] = {}  # keys by the HSMs that hold them (read from one of those)
+    for key in keys:
+        groups.setdefault(tuple(found.held_by(key.key_reference)), []).append(key)
+    described: dict[str, dict[str, Any] | None] = {}
+    for holders, group in groups.items():
+        if holders:
+            described.update(zip(
+                [k.key_reference for k in group],
+                on_hsms(step, cluster_id, _describe_all(group), write=False, only=holders),
+                strict=True,
+            ))
 
     views = []
-    for key, attributes in zip(keys, on_hsms(step, keys[0].cluster_id, read, write=False), strict=True):
+    for key in keys:
+        attributes = described.get(key.key_reference)
         if attributes is None:
             log.warning("key %s of cluster %s has no token object", key.key_reference, key.cluster_id)
             continue
+        coverage = found.of(key.key_reference)
         views.append({
             "key-reference": key.key_reference,
             "key-info": {
-                "key-owners": [{"username": key.owner, "key-coverage": "full"}],
-                "shared-users": [{"username": u, "key-coverage": "full"} for u in shares.get(key.key_reference, [])],
+                "key-owners": [{"username": key.owner, "key-coverage": coverage}],
+                "shared-users": [{"username": u, "key-coverage": coverage} for u in shares.get(key.key_reference, [])],
                 "key-quorum-values": {"manage-key-quorum-value": 0, "use-key-quorum-value": 0},
-                "cluster-coverage": "full",
+                "cluster-coverage": coverage,
             },
             "attributes": attributes,
         })
     return views
+
+
+def _describe_all(keys: list[HsmKey]) -> Callable[[Any], list[dict[str, Any] | None]]:
+    def read(session: Any) -> list[dict[str, Any] | None]:
+        return [kt.describe(session, k.key_reference, k.key_class, k.key_type, k.pair_reference) for k in keys]
+
+    return read
 
 
 # -- listing -----------------------------------------------------------------------------------------------------

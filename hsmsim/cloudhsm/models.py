@@ -48,6 +48,8 @@ class Cluster(Base):
     cluster_certificate_pem: Mapped[str | None] = mapped_column(Text)
     trust_anchor_pem: Mapped[str | None] = mapped_column(Text)
     next_daily_backup_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # When the appliance user next compares the cluster's HSMs (hsmsim.cloudhsm.drift); None below two ACTIVE HSMs.
+    next_sync_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     # Loaded with the cluster in one extra query per statement (DescribeClusters would otherwise make one per cluster).
     hsms: Mapped[list[Hsm]] = relationship(back_populates="cluster", order_by="Hsm.created_at", lazy="selectin")
@@ -139,6 +141,8 @@ class HsmKey(Base):
     key_class: Mapped[str] = mapped_column(String(16))  # secret-key, public-key, private-key
     key_type: Mapped[str] = mapped_column(String(16))  # aes, generic-secret, rsa, ec
     pair_reference: Mapped[str | None] = mapped_column(String(18))  # the other half of a key pair
+    # Set when drift repair found the key's object on no ACTIVE HSM (material lost; hsmsim.cloudhsm.drift).
+    missing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class HsmKeyShare(Base):

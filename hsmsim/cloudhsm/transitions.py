@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete
 
-from hsmsim.cloudhsm import actions
+from hsmsim.cloudhsm import actions, drift
 from hsmsim.cloudhsm.enums import BackupState, ClusterState, HsmState
 from hsmsim.cloudhsm.models import Backup, Cluster, Hsm, Tag
 from hsmsim.cloudhsm.runtime import Step
@@ -61,6 +61,7 @@ def _hsm_created(step: Step, hsm: Hsm, at: datetime) -> None:
         except HSMError as error:  # never block the lifecycle; the HSM keeps its backup's contents
             log.error("HSM %s could not catch up with %s: %s", hsm.hsm_id, peer.hsm_id, error)
     actions.schedule_daily_backup(hsm.cluster, at)
+    drift.schedule_sync_check(hsm.cluster, at)
 
 
 def _hsm_removed(step: Step, hsm: Hsm, at: datetime) -> None:
@@ -121,4 +122,5 @@ def _retention_expired(step: Step, backup: Backup, now: datetime) -> None:
 TIMERS = [
     Timer(Cluster, "next_daily_backup_at", _daily_backup),
     Timer(Backup, "expires_at", _retention_expired),
+    Timer(Cluster, "next_sync_check_at", drift.sync_check),
 ]

@@ -20,6 +20,7 @@ Design (measured facts in /work/shared/design/softhsm-facts.md):
 * Cloning, backups, replication: file-level token copies (§6.3, ``tokenfiles.py``). Clones share the
   master key and PINs; their serial and label are patched in ``token.object``. Replication copies
   object files atomically and bumps ``generation``, which a running SoftHSM notices without a restart.
+  Single objects are found by ``CKA_ID`` and copied or removed the same way (``objects.py``).
 * Restore needs a library re-initialisation. Measured: a token directory created on disk is invisible
   until ``C_Finalize``/``C_Initialize``, and swapping a snapshot's ``token.object`` into a freshly
   ``C_InitToken``-ed in-process token does not work either: SoftHSM keeps the PIN blobs it created in
@@ -68,6 +69,7 @@ import pkcs11
 from pkcs11 import Attribute, TokenFlag
 from pkcs11.exceptions import PKCS11Error
 
+from . import objects
 from . import tokenfiles as tf
 from .cryptoki import CKU_SO, CKU_USER, Cryptoki, CryptokiError
 from .errors import HSMError, TokenCreationError, TokenFormatError, TokenNotFound
@@ -133,6 +135,7 @@ class SoftHSM:
         self._tokens: dict[str, _Token] = {}
         self._dead_slots: set[int] = set()
         self._epoch = 0
+        self._master_keys: dict[bytes, bytes] = {}  # user-PIN blob -> token master key (objects.py)
         self._closed = True
         if not self._conf_path.is_file():
             raise HSMError(f"SoftHSM configuration {self._conf_path} does not exist")
@@ -471,6 +474,88 @@ class SoftHSM:
             except OSError as exc:
                 raise HSMError(f"cannot replicate {source}: {exc}") from exc
 
+    def object_ids(self, serial: str) -> set[bytes]:
+        """CKA_ID of every object the running SoftHSM serves from the token (PKCS#11; objects without one skipped)."""
+        with self.session(serial) as s:
+            search = s.get_objects()
+            try:
+                return {bytes(o[Attribute.ID]) for o in search}
+            finally:
+                search.close()
+
+    def object_index(self, serial: str) -> dict[str, bytes | None]:
+        """Object file name -> CKA_ID of every object of the token, read from its files (``objects.py``)."""
+        with self._global.read():
+            self._check_open()
+            t = self._get(serial)
+            image = self._read_image(t)
+        return objects.index(image, self._master_key(image))
+
+    def copy_objects(self, source: str, target: str, ids: Iterable[bytes]) -> int:
+        """Copy the objects whose CKA_ID is in ``ids`` from ``source`` to ``target`` (clones only), as files.
+
+        Same rules as :meth:`replicate`: the source is read under its exclusive lock, the target written under
+        its own, atomically, and ``generation`` bumped. Returns how many object files were added or changed.
+        """
+        wanted = set(ids)
+        with self._global.read():
+            self._check_open()
+            src, dst = self._get(source), self._get(target)
+            image = self._read_image(src)
+            names = [n for n, i in objects.index(image, self._master_key(image)).items() if i in wanted]
+            with dst.lock.write(allow_upgrade=True, timeout=self._upgrade_timeout()):
+                if dst.deleted:
+                    raise TokenNotFound(target)
+                try:
+                    objects.check_clone(image, dst.path, target)
+                    existing = set(tf.object_names(dst.path))
+                    copied = sum(objects.install(dst.path, n, image.objects[n], existing) for n in names)
+                    if copied:
+                        tf.bump_generation(dst.path)
+                except OSError as exc:
+                    raise HSMError(f"cannot copy objects from {source} to {target}: {exc}") from exc
+        return copied
+
+    def remove_objects(self, serial: str, ids: Iterable[bytes]) -> int:
+        """Remove the objects whose CKA_ID is in ``ids`` from the token (files, under its exclusive lock)."""
+        unwanted = set(ids)
+        with self._global.read():
+            self._check_open()
+            t = self._get(serial)
+            with t.lock.write(allow_upgrade=True, timeout=self._upgrade_timeout()):
+                if t.deleted:
+                    raise TokenNotFound(serial)
+                try:
+                    image = tf.load_image(t.path)
+                    index = objects.index(image, self._master_key(image))
+                    removed = sum(objects.drop(t.path, n) for n, i in index.items() if i in unwanted)
+                    if removed:
+                        tf.bump_generation(t.path)
+                except (OSError, TokenFormatError) as exc:
+                    raise HSMError(f"cannot remove objects from {serial}: {exc}") from exc
+        return removed
+
+    def _read_image(self, t: _Token) -> tf.TokenImage:
+        """The token's files, read under its exclusive lock (caller holds the global read lock)."""
+        with t.lock.write(allow_upgrade=True, timeout=self._upgrade_timeout()):
+            if t.deleted:
+                raise TokenNotFound(t.serial)
+            try:
+                return tf.load_image(t.path)
+            except TokenFormatError as exc:
+                raise HSMError(f"cannot read token {t.serial}: {exc}") from exc
+
+    def _master_key(self, image: tf.TokenImage) -> bytes:
+        blob = image.token_object.get_bytes(tf.CKA_OS_USERPIN) or b""
+        key = self._master_keys.get(blob)
+        if key is None:
+            try:
+                key = objects.master_key(image.token_object, self._user_pin)
+            except TokenFormatError as exc:
+                raise HSMError(f"token {image.serial}: {exc}") from exc
+            self._master_keys[blob] = key
+        return key
+
     # --- re-initialisation and bookkeeping -----------------------------------------------------
 
     def _reinitialize(self) -> None:
@@ -578,33 +663,13 @@ class SoftHSM:
 
 def _apply_image(image: tf.TokenImage, path: Path, serial: str) -> None:
     """Make the object files under ``path`` equal to ``image``'s; bump generation if anything changed."""
-    target = tf.read_object(path / tf.TOKEN_OBJECT)
-    same_key = any(
-        image.token_object.get_bytes(a) == target.get_bytes(a)
-        for a in (tf.CKA_OS_SOPIN, tf.CKA_OS_USERPIN)
-    )
-    if not same_key:
-        raise HSMError(f"token {serial} is not a clone of {image.serial}: refusing to replicate")
+    objects.check_clone(image, path, serial)
     existing = set(tf.object_names(path))
     changed = False
     for name, raw in image.objects.items():
-        dest = path / name
-        if name in existing:
-            current = dest.read_bytes()
-            if current[8:] == raw[8:]:
-                continue
-            # A running SoftHSM reloads an object only when its leading counter changes.
-            old_gen = int.from_bytes(current[:8], "big") if len(current) >= 8 else 0
-            new_gen = max(int.from_bytes(raw[:8], "big"), old_gen + 1)
-            raw = new_gen.to_bytes(8, "big") + raw[8:]
-        else:
-            tf.touch(path / (name[: -len(tf.OBJECT_SUFFIX)] + tf.LOCK_SUFFIX))
-        tf.write_atomic(dest, raw)
-        changed = True
+        changed |= objects.install(path, name, raw, existing)
     for name in existing - image.objects.keys():
-        (path / name).unlink(missing_ok=True)
-        (path / (name[: -len(tf.OBJECT_SUFFIX)] + tf.LOCK_SUFFIX)).unlink(missing_ok=True)
-        changed = True
+        changed |= objects.drop(path, name)
     if changed:
         tf.bump_generation(path)
 
