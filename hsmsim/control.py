@@ -12,7 +12,6 @@ What acts on a cluster's HSMs (``cluster activate``, login, users) is the data p
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from hsmsim.appkeys import EXECUTOR, SIMULATOR
+from hsmsim.appkeys import SIMULATOR
 from hsmsim.aws.errors import ServiceError, ValidationException
 from hsmsim.cloudhsm.certificates import to_pem
 
@@ -33,20 +32,6 @@ def _error(error: ServiceError) -> web.Response:
     return _json({"__type": error.code, "message": error.message}, status=error.status)
 
 
-async def _blocking(request: web.Request, work: Callable[..., Any], *args: Any) -> Any:
-    return await asyncio.get_running_loop().run_in_executor(request.app[EXECUTOR], work, *args)
-
-
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json() if await request.read() else {}
-    except ValueError:
-        raise ValidationException("The request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise ValidationException("The request body must be a JSON object.")
-    return body
-
-
 def _clock_view(request: web.Request) -> dict[str, Any]:
     now = request.app[SIMULATOR].clock.now()
     return {"now": now.isoformat(), "epoch_seconds": now.timestamp()}
@@ -57,7 +42,7 @@ def control_routes(health: Callable[[web.Application], dict[str, Any]]) -> list[
         return _json(health(request.app))
 
     async def post_reset(request: web.Request) -> web.Response:
-        await _blocking(request, request.app[SIMULATOR].reset)
+        await run_blocking(request.app, request.app[SIMULATOR].reset)
         return _json({"reset": True})
 
     async def get_roots(request: web.Request) -> web.Response:
@@ -69,7 +54,7 @@ def control_routes(health: Callable[[web.Application], dict[str, Any]]) -> list[
 
     async def post_clock(request: web.Request) -> web.Response:
         try:
-            body = await _json_object(request)
+            body = await json_object_body(request)
             seconds = body.get("advance_seconds")
             if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds):
                 raise ValidationException("advance_seconds must be a number of seconds.")
@@ -77,7 +62,7 @@ def control_routes(health: Callable[[web.Application], dict[str, Any]]) -> list[
                 raise ValidationException("advance_seconds must not be negative: the clock only moves forward.")
         except ServiceError as error:
             return _error(error)
-        await _blocking(request, request.app[SIMULATOR].advance_clock, float(seconds))
+        await run_blocking(request.app, request.app[SIMULATOR].advance_clock, float(seconds))
         return _json(_clock_view(request))
 
     return [

@@ -36,14 +36,12 @@ AWS CloudHSM CLI reference: https://docs.aws.amazon.com/cloudhsm/latest/userguid
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
-from hsmsim.appkeys import EXECUTOR, SIMULATOR
+from hsmsim.appkeys import SIMULATOR
 from hsmsim.aws.errors import ServiceError, ValidationException
 from hsmsim.cloudhsm import keystore, users
 from hsmsim.cloudhsm.activation import activate_cluster
@@ -60,16 +58,6 @@ def _ok(data: Any, **extra: Any) -> web.Response:
 def _error(error: ServiceError) -> web.Response:
     body = {"error_code": 1, "data": error.message, "__type": error.code, "message": error.message}
     return web.json_response(body, status=error.status)
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = json.loads(raw) if (raw := await request.read()) else {}
-    except ValueError:
-        raise ValidationException("The request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise ValidationException("The request body must be a JSON object.")
-    return body
 
 
 def _string(source: Any, name: str) -> str:
@@ -108,15 +96,14 @@ def dataplane_routes() -> list[web.RouteDef]:
     sessions = users.LiveSessions()
 
     async def in_unit_of_work(request: web.Request, work: Callable[[Step], Any]) -> Any:
-        simulator = request.app[SIMULATOR]
-        return await asyncio.get_running_loop().run_in_executor(request.app[EXECUTOR], simulator.in_unit_of_work, work)
+        return await run_blocking(request.app, request.app[SIMULATOR].in_unit_of_work, work)
 
     def handler(work: Callable[[web.Request, dict[str, Any], str], Callable[[Step], Any]]) -> Any:
         """A route whose ``work(request, body, cluster_id)`` builds the unit of work; errors become 4xx."""
 
         async def handle(request: web.Request) -> web.Response:
             try:
-                body = await _body(request) if request.method == "POST" else {}
+                body = await json_object_body(request) if request.method == "POST" else {}
                 return _ok(await in_unit_of_work(request, work(request, body, request.match_info["cluster_id"])))
             except ServiceError as error:
                 return _error(error)
@@ -139,7 +126,7 @@ def dataplane_routes() -> list[web.RouteDef]:
     async def login(request: web.Request) -> web.Response:
         cluster_id = request.match_info["cluster_id"]
         try:
-            body = await _body(request)
+            body = await json_object_body(request)
             username, password, role = (_string(body, name) for name in ("username", "password", "role"))
             result = await in_unit_of_work(
                 request, lambda step: users.login(step, sessions, cluster_id, username, password, role)

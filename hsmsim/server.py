@@ -26,6 +26,7 @@ from hsmsim.aws.spec import load_service_model
 from hsmsim.config import Config, DelayProfile
 from hsmsim.control import control_routes
 from hsmsim.core.ids import request_id
+from hsmsim.httpio import run_blocking
 from hsmsim.dataplane import dataplane_routes
 from hsmsim.simulator import Simulator
 
@@ -78,7 +79,7 @@ async def aws_endpoint(request: web.Request) -> web.Response:
         region=scope.region,
         request_id=request["request_id"],
     )
-    result = await asyncio.get_running_loop().run_in_executor(request.app[EXECUTOR], simulator.call, ctx, parsed)
+    result = await run_blocking(request.app, simulator.call, ctx, parsed)
     body = protocol.serialize_result(parsed.operation_model, result)
     return web.Response(body=body, content_type=JSON_CONTENT_TYPE)
 
