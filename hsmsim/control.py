@@ -22,6 +22,7 @@ from aiohttp import web
 from hsmsim.appkeys import SIMULATOR
 from hsmsim.aws.errors import ServiceError, ValidationException
 from hsmsim.cloudhsm.certificates import to_pem
+from hsmsim.httpio import json_object_body, run_blocking
 
 
 def _json(data: Any, status: int = 200) -> web.Response:

@@ -47,6 +47,7 @@ from hsmsim.cloudhsm import keystore, users
 from hsmsim.cloudhsm.activation import activate_cluster
 from hsmsim.cloudhsm.models import Cluster
 from hsmsim.cloudhsm.runtime import Step
+from hsmsim.httpio import json_object_body, run_blocking
 
 PREFIX = "/_hsmsim/clusters/{cluster_id}"
 
