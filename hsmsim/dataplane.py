@@ -30,7 +30,7 @@ Keys (:mod:`hsmsim.cloudhsm.keystore`; token of a crypto user, or of an admin fo
   ``POST …/keys/{ref}/attributes`` ``{"name", "value"}`` → ``{"message"}`` (``key delete|share|unshare|
   set-attribute``). ``attributes`` are ``{"name": true|"true"}`` or ``["name=value", ...]``.
 
-Sessions live in memory only, their tokens kept as digests: a restart of the simulator logs everyone out.
+Sessions live in memory only (``CloudHSMRuntime.sessions``, shared with KMS later), their tokens kept as digests: a restart of the simulator logs everyone out.
 AWS CloudHSM CLI reference: https://docs.aws.amazon.com/cloudhsm/latest/userguide/cloudhsm_cli-reference.html
 """
 
@@ -94,7 +94,6 @@ def _token(request: web.Request) -> str:
 
 
 def dataplane_routes() -> list[web.RouteDef]:
-    sessions = users.LiveSessions()
 
     async def in_unit_of_work(request: web.Request, work: Callable[[Step], Any]) -> Any:
         return await run_blocking(request.app, request.app[SIMULATOR].in_unit_of_work, work)
@@ -130,7 +129,7 @@ def dataplane_routes() -> list[web.RouteDef]:
             body = await json_object_body(request)
             username, password, role = (_string(body, name) for name in ("username", "password", "role"))
             result = await in_unit_of_work(
-                request, lambda step: users.login(step, sessions, cluster_id, username, password, role)
+                request, lambda step: users.login(step, step.runtime.sessions, cluster_id, username, password, role)
             )
         except ServiceError as error:
             return _error(error)
@@ -140,7 +139,7 @@ def dataplane_routes() -> list[web.RouteDef]:
 
     @handler
     def logout(request: web.Request, body: dict[str, Any], cluster_id: str) -> Callable[[Step], Any]:
-        return lambda step: users.logout(step, sessions, cluster_id, _token(request))
+        return lambda step: users.logout(step, step.runtime.sessions, cluster_id, _token(request))
 
     @handler
     def list_users(request: web.Request, body: dict[str, Any], cluster_id: str) -> Callable[[Step], Any]:
@@ -151,7 +150,7 @@ def dataplane_routes() -> list[web.RouteDef]:
         username, role, password = (_string(body, name) for name in ("username", "role", "password"))
 
         def work(step: Step) -> dict[str, str]:
-            admin = users.caller(step, sessions, cluster_id, _token(request))
+            admin = users.caller(step, step.runtime.sessions, cluster_id, _token(request))
             return users.create_user(step, admin, username, role, password)
 
         return work
@@ -161,8 +160,8 @@ def dataplane_routes() -> list[web.RouteDef]:
         username, role = request.match_info["username"], _string(request.query, "role")
 
         def work(step: Step) -> dict[str, str]:
-            admin = users.caller(step, sessions, cluster_id, _token(request))
-            return users.delete_user(step, sessions, admin, username, role)
+            admin = users.caller(step, step.runtime.sessions, cluster_id, _token(request))
+            return users.delete_user(step, step.runtime.sessions, admin, username, role)
 
         return work
 
@@ -171,15 +170,15 @@ def dataplane_routes() -> list[web.RouteDef]:
         username, role, password = request.match_info["username"], _string(body, "role"), _string(body, "password")
 
         def work(step: Step) -> dict[str, str]:
-            user = users.caller(step, sessions, cluster_id, _token(request))
-            return users.change_password(step, sessions, user, username, role, password)
+            user = users.caller(step, step.runtime.sessions, cluster_id, _token(request))
+            return users.change_password(step, step.runtime.sessions, user, username, role, password)
 
         return work
 
     def crypto_work(request: web.Request, action: Callable[[Step, Any], Any]) -> Callable[[Step], Any]:
         """A unit of work run as the logged-in user of ``request``."""
         cluster_id = request.match_info["cluster_id"]
-        return lambda step: action(step, users.caller(step, sessions, cluster_id, _token(request)))
+        return lambda step: action(step, users.caller(step, step.runtime.sessions, cluster_id, _token(request)))
 
     @handler
     def list_keys(request: web.Request, body: dict[str, Any], cluster_id: str) -> Callable[[Step], Any]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
 from hsmsim.cloudhsm.identity import RootAuthorities
 from hsmsim.cloudhsm.replication import ClusterReplicator
+from hsmsim.cloudhsm.sessions import LiveSessions
 from hsmsim.cloudhsm.vault import BackupVault
 from hsmsim.config import Config
 from hsmsim.core.clock import Clock
@@ -25,6 +26,8 @@ class CloudHSMRuntime:
     roots: RootAuthorities
     lifecycle: Lifecycle
     replicator: ClusterReplicator
+    sessions: LiveSessions = field(default_factory=LiveSessions)
+    """Who is logged in to which cluster's HSMs (the data plane's logins, and KMS's kmsuser later)."""
 
 
 @dataclass

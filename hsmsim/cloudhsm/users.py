@@ -17,10 +17,8 @@ sessions, which live only in memory (a restart of the simulator logs everyone ou
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
-import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +31,7 @@ from hsmsim.cloudhsm.enums import ClusterState
 from hsmsim.cloudhsm.models import Cluster, HsmKey, HsmKeyShare, HsmUser
 from hsmsim.cloudhsm.passwords import hash_password, verify_password
 from hsmsim.cloudhsm.runtime import Step
+from hsmsim.cloudhsm.sessions import LiveSession, LiveSessions
 
 ADMIN = "admin"
 CRYPTO_USER = "crypto-user"
@@ -107,41 +106,6 @@ class UserOwnsKeys(ServiceError):
 
 
 # -- live sessions ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LiveSession:
-    cluster_id: str
-    username: str
-    role: str
-
-
-class LiveSessions:
-    """Who is logged in where. Tokens are random and kept only as SHA-256 digests, in memory."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._sessions: dict[str, LiveSession] = {}
-
-    @staticmethod
-    def _digest(token: str) -> str:
-        return hashlib.sha256(token.encode()).hexdigest()
-
-    def add(self, token: str, session: LiveSession) -> None:
-        with self._lock:
-            self._sessions[self._digest(token)] = session
-
-    def get(self, token: str) -> LiveSession | None:
-        with self._lock:
-            return self._sessions.get(self._digest(token))
-
-    def remove(self, token: str) -> LiveSession | None:
-        with self._lock:
-            return self._sessions.pop(self._digest(token), None)
-
-    def count(self, cluster_id: str, username: str) -> int:
-        with self._lock:
-            return sum(1 for s in self._sessions.values() if (s.cluster_id, s.username) == (cluster_id, username))
 
 
 # -- names, roles, passwords --------------------------------------------------------------------------------
