@@ -12,7 +12,10 @@ need_apt=()
 [ -e /usr/lib/softhsm/libsofthsm2.so ] || need_apt+=(softhsm2)
 command -v pkcs11-tool >/dev/null 2>&1 || need_apt+=(opensc)
 case ",$extra," in
-    *,test,*) compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need_apt+=(postgresql) ;;
+    *,test,*)
+        compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need_apt+=(postgresql)
+        command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)  # a test signs the CSR with the openssl CLI
+        ;;
 esac
 if [ "${#need_apt[@]}" -gt 0 ]; then
     sudo=""

@@ -205,7 +205,6 @@ def test_check_accepts_v1_root_without_extensions(keys):
     assert check(csr, signed, root) == (signed, root)
 
 
-@pytest.mark.skipif(not shutil.which("openssl"), reason="openssl not installed")
 def test_check_accepts_openssl_signed_cluster_csr(keys, tmp_path):
     """The documented user flow: openssl genrsa / req -x509 / x509 -req on the CSR from the simulator."""
     csr = build_csr(SoftwareSigner(keys["hsm"]), csr_subject(HSM_ID))

@@ -26,7 +26,6 @@ from hsmsim.hsm import tokenfiles as tf
 MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 SO_PIN, USER_PIN = "so-secret-4711", "user-secret-0815"
 
-pytestmark = pytest.mark.skipif(not Path(MODULE).exists(), reason="SoftHSM2 is not installed")
 
 GCM = GCMParams(b"\x07" * 12, b"context", 128)
 

@@ -318,8 +318,8 @@ class SoftHSM:
         """Forget a half-made token: close its sessions, remove its directory, never reuse its slot."""
         try:
             self._ck.close_all_sessions(slot_id)
-        except CryptokiError:
-            pass
+        except CryptokiError as exc:
+            log.debug("best-effort cleanup: %s", exc)  # the token or library is going away anyway
         self._dead_slots.add(slot_id)
         if path is None:
             try:
@@ -346,8 +346,8 @@ class SoftHSM:
                     _close_quietly(s)
                 try:
                     self._ck.close_all_sessions(t.slot_id)  # also ends the login
-                except CryptokiError:
-                    pass
+                except CryptokiError as exc:
+                    log.debug("best-effort cleanup: %s", exc)  # the token or library is going away anyway
                 tf.remove_tree(t.path, self._work_dir)
         log.info("deleted token %s", serial)
 
@@ -651,14 +651,14 @@ class SoftHSM:
         try:
             if lib is not None:
                 lib.finalize()  # C_Finalize, and python-pkcs11 learns it must initialise again
-        except PKCS11Error:
-            pass
+        except PKCS11Error as exc:
+            log.debug("best-effort cleanup: %s", exc)  # the token or library is going away anyway
         ck = getattr(self, "_ck", None)
         if ck is not None:
             try:
                 ck.finalize()
-            except CryptokiError:
-                pass
+            except CryptokiError as exc:
+                log.debug("best-effort cleanup: %s", exc)  # the token or library is going away anyway
 
 
 def _apply_image(image: tf.TokenImage, path: Path, serial: str) -> None:
@@ -706,5 +706,5 @@ def _describe(exc: BaseException) -> str:
 def _close_quietly(s: pkcs11.Session) -> None:
     try:
         s.close()
-    except PKCS11Error:
-        pass
+    except PKCS11Error as exc:
+        log.debug("best-effort cleanup: %s", exc)  # the token or library is going away anyway
