@@ -1,4 +1,5 @@
-"""The ``hsmsim`` command: ``hsmsim serve`` runs the server; ``hsmsim cloudhsm-cli`` is the AWS CloudHSM CLI."""
+"""The ``hsmsim`` command: ``hsmsim serve`` runs the server; ``hsmsim cloudhsm-cli`` is the AWS CloudHSM CLI;
+``hsmsim pkcs11-env`` prints exports for PKCS#11 tools."""
 
 from __future__ import annotations
 
@@ -46,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     commands.add_parser("cloudhsm-cli", add_help=False,
                         help="the AWS CloudHSM CLI against a simulated cluster (hsmsim cloudhsm-cli --help)")
+    commands.add_parser("pkcs11-env", add_help=False,
+                        help="shell exports for PKCS#11 tools on a cluster's HSMs (hsmsim pkcs11-env --help)")
     return parser
 
 
@@ -55,6 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from hsmsim.cloudhsm_cli import main as cloudhsm_cli
 
         return cloudhsm_cli(argv[1:])
+    if argv[:1] == ["pkcs11-env"]:  # its own parser: hsmsim.pkcs11_env
+        from hsmsim.pkcs11_env import main as pkcs11_env
+
+        return pkcs11_env(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "serve":

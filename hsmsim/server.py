@@ -28,6 +28,7 @@ from hsmsim.control import control_routes
 from hsmsim.core.ids import request_id
 from hsmsim.httpio import run_blocking
 from hsmsim.dataplane import dataplane_routes
+from hsmsim.dataplane_pkcs11 import pkcs11_routes
 from hsmsim.simulator import Simulator
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,7 @@ def create_app(config: Config, simulator: Simulator | None = None) -> web.Applic
     app.router.add_post("/", aws_endpoint)
     app.router.add_routes(control_routes(health=_health))
     app.router.add_routes(dataplane_routes())
+    app.router.add_routes(pkcs11_routes())
     return app
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from hsmsim.cloudhsm.identity import RootAuthorities
+from hsmsim.cloudhsm.passwords import PasswordVerifier
 from hsmsim.cloudhsm.replication import ClusterReplicator
 from hsmsim.cloudhsm.sessions import LiveSessions
 from hsmsim.cloudhsm.vault import BackupVault
@@ -28,6 +29,7 @@ class CloudHSMRuntime:
     replicator: ClusterReplicator
     sessions: LiveSessions = field(default_factory=LiveSessions)
     """Who is logged in to which cluster's HSMs (the data plane's logins, and KMS's kmsuser later)."""
+    passwords: PasswordVerifier = field(default_factory=PasswordVerifier)
 
 
 @dataclass

@@ -29,7 +29,7 @@ from hsmsim.aws.errors import ServiceError, ValidationException
 from hsmsim.cloudhsm import actions
 from hsmsim.cloudhsm.enums import ClusterState
 from hsmsim.cloudhsm.models import Cluster, HsmKey, HsmKeyShare, HsmUser
-from hsmsim.cloudhsm.passwords import hash_password, verify_password
+from hsmsim.cloudhsm.passwords import hash_password
 from hsmsim.cloudhsm.runtime import Step
 from hsmsim.cloudhsm.sessions import LiveSession, LiveSessions
 
@@ -211,7 +211,7 @@ def login(step: Step, sessions: LiveSessions, cluster_id: str, username: str, pa
             f"User '{username}' is locked after {MAX_FAILED_LOGINS} failed login attempts; "
             "an admin must change its password to unlock it."
         )
-    if user.password_hash is None or not verify_password(password, user.password_hash):
+    if user.password_hash is None or not step.runtime.passwords.verify(password, user.password_hash):
         user.failed_logins += 1
         user.locked = user.failed_logins >= MAX_FAILED_LOGINS
         message = "Invalid username or password."

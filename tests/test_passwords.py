@@ -1,0 +1,30 @@
+"""Password hashing and the verifier's memory of recent successes (pure code)."""
+
+from hsmsim.cloudhsm.passwords import PasswordVerifier, hash_password, verify_password
+
+
+def test_hashes_are_salted_and_verify():
+    first, second = hash_password("correct horse"), hash_password("correct horse")
+    assert first != second and first.startswith("scrypt$")
+    assert "correct horse" not in first
+    assert verify_password("correct horse", first) and not verify_password("wrong horse", first)
+
+
+def test_verifier_remembers_successes_but_never_accepts_a_wrong_password():
+    verifier = PasswordVerifier()
+    stored = hash_password("s3cret-pass")
+    assert not verifier.verify("wrong-pass", stored)
+    assert verifier.verify("s3cret-pass", stored)
+    assert verifier.verify("s3cret-pass", stored)  # now from memory
+    assert not verifier.verify("wrong-pass", stored)
+    assert not verifier.verify("s3cret-pas", stored)
+    changed = hash_password("new-pass-1")  # a password change gives a new stored hash
+    assert not verifier.verify("s3cret-pass", changed)
+    assert verifier.verify("new-pass-1", changed)
+
+
+def test_remembered_entries_hold_no_password():
+    verifier = PasswordVerifier()
+    stored = hash_password("s3cret-pass")
+    verifier.verify("s3cret-pass", stored)
+    assert all(b"s3cret-pass" not in value for value in verifier._known.values())

@@ -1,0 +1,168 @@
+"""Applications on the PKCS#11 path (issue item 6): ``hsmsim.connect`` and ``hsmsim pkcs11-env`` against a real server.
+
+The application side runs in processes of its own (``tests/pkcs11_worker.py``): python-pkcs11 keeps one SoftHSM per
+process. Token contents are checked with ``pkcs11-tool``, configured only from ``hsmsim pkcs11-env``'s output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from conftest import ServerProcess, free_port
+from test_cloudhsm_keys import ALICE, BOB, active_hsms, cluster, key_objects  # noqa: F401 - cluster is a fixture
+
+WORKER = Path(__file__).with_name("pkcs11_worker.py")
+ALICE_PIN, BOB_PIN, ADMIN_PIN = ALICE["CLOUDHSM_PIN"], BOB["CLOUDHSM_PIN"], "admin:Admin-Pass-1"
+
+
+def app(sim: ServerProcess, cluster_id: str, scenario: str, **args: Any) -> Any:
+    result = subprocess.run([sys.executable, str(WORKER), sim.url, cluster_id, scenario, json.dumps(args)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    return json.loads(result.stdout)
+
+
+def pkcs11_env(sim: ServerProcess, cluster_id: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hsmsim", "pkcs11-env", "--endpoint", sim.url, "--cluster-id",
+                           cluster_id, *extra], capture_output=True, text=True, timeout=60)
+
+
+def exports(text: str) -> dict[str, str]:
+    """The variables of the ``export`` lines (evaluated by a real shell)."""
+    script = text + "\nenv -0\n"
+    out = subprocess.run(["sh", "-c", script], env={"PATH": os.environ["PATH"]}, capture_output=True, check=True).stdout
+    env = dict(item.split("=", 1) for item in out.decode().split("\0") if "=" in item)
+    return {k: v for k, v in env.items() if k == "SOFTHSM2_CONF" or k.startswith("HSMSIM_PKCS11_")}
+
+
+def listed(env: dict[str, str], label: str) -> str:
+    """``pkcs11-tool --list-objects`` on one token, configured only from pkcs11-env's exports."""
+    return subprocess.run(
+        ["pkcs11-tool", "--module", env["HSMSIM_PKCS11_MODULE"], "--token-label", label, "--login", "--pin",
+         env["HSMSIM_PKCS11_PIN"], "--list-objects"],
+        env=dict(os.environ, SOFTHSM2_CONF=env["SOFTHSM2_CONF"]), capture_output=True, text=True, check=True,
+    ).stdout
+
+
+def test_an_application_generates_a_key_on_every_hsm_and_uses_it_locally(sim, cloudhsm, cluster):
+    made = app(sim, cluster, "generate", pin=ALICE_PIN, label="app-aes")
+    assert made["random"] == 32 and len(bytes.fromhex(made["ciphertext"])) == 32 + 16  # 32 B + GCM tag
+    hsms = active_hsms(cloudhsm, cluster)
+    assert made["hsm"] in hsms and len(hsms) == 2
+    env = exports(pkcs11_env(sim, cluster, "--pin", ALICE_PIN).stdout)
+    assert env["HSMSIM_PKCS11_TOKENS"].split() == hsms
+    for hsm_id in hsms:  # the key is on every HSM token, and an application on either one decrypts
+        text = listed(env, hsm_id)
+        assert "label:      app-aes" in text and f"ID:         {made['ref'][2:]}" in text
+        assert ("secret", "app-aes", made["ref"][2:]) in key_objects(sim, hsm_id)
+        before = token_files(sim)
+        used = app(sim, cluster, "use", pin=ALICE_PIN, hsm_id=hsm_id, label="app-aes", nonce=made["nonce"],
+                   ciphertext=made["ciphertext"])
+        assert used == {"found": made["ref"], "hsm": hsm_id, "plain": "x" * 32, "shared": False}
+        assert token_files(sim) == before  # the application wrote nothing (but SoftHSM's login counter)
+
+
+def token_files(sim: ServerProcess) -> dict[str, str]:
+    """path -> SHA-256 of every file in the token directory except token.object, which every C_Login rewrites
+    in place (docs/pkcs11-application-path.md §2.5). Contents, not mtimes: any process that loads SoftHSM (even
+    ``pkcs11-tool --list-slots``) rewrites each token's ``generation`` file unchanged and touches its locks."""
+    root = sim.data_dir / "tokens"
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in root.rglob("*") if p.is_file() and p.name != "token.object"}
+
+
+def test_connect_refuses_a_process_that_already_loaded_softhsm(sim, cluster):
+    out = app(sim, cluster, "preloaded", pin=ALICE_PIN, module="/usr/lib/softhsm/libsofthsm2.so")
+    assert out["error"] == "ClusterUnavailable" and "already loaded" in out["message"]
+
+
+def test_connects_take_turns_over_the_active_hsms(sim, cloudhsm, cluster):
+    out = app(sim, cluster, "spread", pin=ALICE_PIN)
+    first, second = sorted(set(out["hsms"]))
+    assert sorted(active_hsms(cloudhsm, cluster)) == [first, second]
+    assert out["hsms"][0::2] == [out["hsms"][0]] * 2 and out["hsms"][1::2] == [out["hsms"][1]] * 2
+    assert out["refreshed"] is False  # nothing changed: the epoch says so and the view is not re-read
+
+
+def test_importing_hsmsim_loads_no_pkcs11():
+    code = ("import sys, hsmsim; assert 'pkcs11' not in sys.modules and 'hsmsim.pkcs11_app' not in sys.modules; "
+            "assert hsmsim.connect.__module__ == 'hsmsim.pkcs11_app'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_other_users_see_a_key_once_shared_and_only_the_owner_destroys_it(sim, cloudhsm, cluster):
+    made = app(sim, cluster, "generate", pin=ALICE_PIN, label="alice-only")
+    assert app(sim, cluster, "use", pin=BOB_PIN, label="alice-only")["found"] is None
+    out = app(sim, cluster, "share_and_destroy", owner=ALICE_PIN, other=BOB_PIN)
+    assert out == {"before_share": "NoSuchKey", "other_refreshed": True, "cross": True,
+                   "sharee_destroy": "AccessDenied", "after_destroy": [], "owner_after": "NoSuchKey"}
+    for hsm_id in active_hsms(cloudhsm, cluster):
+        labels = {o[1] for o in key_objects(sim, hsm_id)}
+        assert "to-share" not in labels and "alice-only" in labels
+    assert app(sim, cluster, "use", pin=BOB_PIN, label="alice-only")["found"] is None
+    assert made["ref"]
+
+
+def test_key_pairs_public_keys_for_everyone_and_no_local_writes(sim, cloudhsm, cluster):
+    out = app(sim, cluster, "rsa", owner=ALICE_PIN, other=BOB_PIN)
+    assert out == {"public_ref": True, "oaep": True, "private_for_other": "NoSuchKey",
+                   "set_attribute": "PermissionError", "session_key_token": False, "labels": ["app-rsa"]}
+    for hsm_id in active_hsms(cloudhsm, cluster):  # both halves on every HSM; nothing else (no session key)
+        assert {(o[0], o[1]) for o in key_objects(sim, hsm_id)} == {("public", "app-rsa"), ("private", "app-rsa")}
+
+
+def test_bad_connects_fail_cleanly(sim, cloudhsm, cluster):
+    cases = {
+        "wrong password": [None, None, "alice:Wrong-Pass-1"],
+        "no colon": [None, None, "alice"],
+        "empty": [None, None, ""],
+        "admin": [None, None, ADMIN_PIN],
+        "unknown user": [None, None, "nobody:Some-Pass-1"],
+        "unknown cluster": [None, "cluster-zzzzzzzzzzz", ALICE_PIN],
+        "no server": [f"http://127.0.0.1:{free_port()}", None, ALICE_PIN],
+        "bad endpoint": ["ftp://example.com", None, ALICE_PIN],
+    }
+    out = app(sim, cluster, "bad_connects", cases=cases)
+    assert {name: kind for name, (kind, _) in out.items()} == {
+        "wrong password": "LoginFailed", "no colon": "PinFormatError", "empty": "PinFormatError",
+        "admin": "NotACryptoUser", "unknown user": "LoginFailed", "unknown cluster": "ClusterUnavailable",
+        "no server": "ConnectError", "bad endpoint": "ConnectError",
+    }
+    assert "Invalid username or password" in out["wrong password"][1]
+    assert "not found" in out["unknown cluster"][1] and "Unable to connect" in out["no server"][1]
+    assert "crypto-user" in out["admin"][1]
+
+
+def test_pkcs11_env_output_drives_pkcs11_tool(sim, cloudhsm, cluster):
+    made = app(sim, cluster, "generate", pin=ALICE_PIN, label="env-key")
+    hsms = active_hsms(cloudhsm, cluster)
+    without = pkcs11_env(sim, cluster)
+    assert without.returncode == 0, without.stderr
+    env = exports(without.stdout)
+    assert "HSMSIM_PKCS11_PIN" not in env and env["HSMSIM_PKCS11_TOKEN"] == hsms[0]
+    assert env["SOFTHSM2_CONF"] == str((sim.data_dir / "softhsm2.conf").resolve())
+    with_pin = exports(pkcs11_env(sim, cluster, "--pin", ALICE_PIN).stdout)
+    for hsm_id in hsms:
+        assert f"ID:         {made['ref'][2:]}" in listed(with_pin, hsm_id)
+    for bad in (["--pin", "alice:Wrong-Pass-1"], ["--pin", ADMIN_PIN]):
+        failed = pkcs11_env(sim, cluster, *bad)
+        assert failed.returncode == 1 and not failed.stdout and "Traceback" not in failed.stderr
+        assert failed.stderr.startswith("hsmsim pkcs11-env: ")
+    unknown = pkcs11_env(sim, "cluster-zzzzzzzzzzz")
+    assert unknown.returncode == 1 and "not found" in unknown.stderr
+
+
+def test_data_plane_routes_need_a_crypto_user(sim, cloudhsm, cluster):
+    status, body = sim.control("POST", f"/_hsmsim/clusters/{cluster}/pkcs11/connect")
+    assert status == 401 or body["__type"] == "NotLoggedIn", body
+    status, body = sim.control("GET", f"/_hsmsim/clusters/{cluster}/pkcs11/epoch")
+    assert body["__type"] == "NotLoggedIn"
+    status, body = sim.control("GET", f"/_hsmsim/clusters/{cluster}/pkcs11")
+    assert status == 200 and "pin" not in body["data"] and len(body["data"]["hsms"]) == 2
