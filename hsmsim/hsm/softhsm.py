@@ -328,27 +328,33 @@ class SoftHSM:
                 return
         tf.remove_tree(path, self._work_dir)
 
-    def delete_token(self, serial: str) -> None:
-        """Close the token's sessions and remove its directory. TokenNotFound if unknown."""
+    @contextmanager
+    def _exclusive(self, serial: str) -> Iterator[_Token]:
+        """The live token ``serial``, held under the global read lock and its own exclusive lock."""
         with self._global.read():
             self._check_open()
             t = self._get(serial)
             with t.lock.write(allow_upgrade=True, timeout=self._upgrade_timeout()):
                 if t.deleted:
                     raise TokenNotFound(serial)
-                t.deleted = True
-                with self._create_lock:  # create_token reads the map and the dead slots
-                    self._tokens.pop(serial, None)
-                    self._dead_slots.add(t.slot_id)
-                with t.mutex:
-                    pool, t.pool, t.login = t.pool, [], None
-                for s in pool:
-                    _close_quietly(s)
-                try:
-                    self._ck.close_all_sessions(t.slot_id)  # also ends the login
-                except CryptokiError as exc:
-                    log.debug("best-effort cleanup: %s", exc)  # the token or library is going away anyway
-                tf.remove_tree(t.path, self._work_dir)
+                yield t
+
+    def delete_token(self, serial: str) -> None:
+        """Close the token's sessions and remove its directory. TokenNotFound if unknown."""
+        with self._exclusive(serial) as t:
+            t.deleted = True
+            with self._create_lock:  # create_token reads the map and the dead slots
+                self._tokens.pop(serial, None)
+                self._dead_slots.add(t.slot_id)
+            with t.mutex:
+                pool, t.pool, t.login = t.pool, [], None
+            for s in pool:
+                _close_quietly(s)
+            try:
+                self._ck.close_all_sessions(t.slot_id)  # also ends the login
+            except CryptokiError as exc:
+                log.debug("best-effort cleanup: %s", exc)  # the token or library is going away anyway
+            tf.remove_tree(t.path, self._work_dir)
         log.info("deleted token %s", serial)
 
     # --- snapshots, restore, clones, replication ----------------------------------------------
@@ -363,16 +369,11 @@ class SoftHSM:
         if dest.exists():
             raise HSMError(f"snapshot destination {dest} already exists")
         dest.parent.mkdir(parents=True, exist_ok=True)
-        with self._global.read():
-            self._check_open()
-            t = self._get(serial)
-            with t.lock.write(allow_upgrade=True, timeout=self._upgrade_timeout()):
-                if t.deleted:
-                    raise TokenNotFound(serial)
-                try:
-                    image = tf.load_image(t.path)
-                except TokenFormatError as exc:
-                    raise HSMError(f"token {serial} cannot be snapshotted: {exc}") from exc
+        with self._exclusive(serial) as t:
+            try:
+                image = tf.load_image(t.path)
+            except TokenFormatError as exc:
+                raise HSMError(f"token {serial} cannot be snapshotted: {exc}") from exc
         tmp = dest.parent / f".{dest.name}.{uuid.uuid4().hex[:8]}.tmp"
         try:
             tf.write_image(image, tmp)
@@ -519,20 +520,15 @@ class SoftHSM:
     def remove_objects(self, serial: str, ids: Iterable[bytes]) -> int:
         """Remove the objects whose CKA_ID is in ``ids`` from the token (files, under its exclusive lock)."""
         unwanted = set(ids)
-        with self._global.read():
-            self._check_open()
-            t = self._get(serial)
-            with t.lock.write(allow_upgrade=True, timeout=self._upgrade_timeout()):
-                if t.deleted:
-                    raise TokenNotFound(serial)
-                try:
-                    image = tf.load_image(t.path)
-                    index = objects.index(image, self._master_key(image))
-                    removed = sum(objects.drop(t.path, n) for n, i in index.items() if i in unwanted)
-                    if removed:
-                        tf.bump_generation(t.path)
-                except (OSError, TokenFormatError) as exc:
-                    raise HSMError(f"cannot remove objects from {serial}: {exc}") from exc
+        with self._exclusive(serial) as t:
+            try:
+                image = tf.load_image(t.path)
+                index = objects.index(image, self._master_key(image))
+                removed = sum(objects.drop(t.path, n) for n, i in index.items() if i in unwanted)
+                if removed:
+                    tf.bump_generation(t.path)
+            except (OSError, TokenFormatError) as exc:
+                raise HSMError(f"cannot remove objects from {serial}: {exc}") from exc
         return removed
 
     def _read_image(self, t: _Token) -> tf.TokenImage:
