@@ -26,6 +26,9 @@ Keys (:mod:`hsmsim.cloudhsm.keystore`; token of a crypto user, or of an admin fo
 * ``POST …/keys/generate-asymmetric-pair`` ``{"key_type": "rsa"|"ec", "public_label", "private_label",
   "modulus_size_bits" + "public_exponent" | "curve", "public_attributes"?, "private_attributes"?,
   "share_crypto_users"?}`` → ``{"public_key", "private_key"}`` (``key generate-asymmetric-pair rsa|ec``)
+* ``POST …/keys/unwrap`` ``{"wrapping_key": ref, "mechanism": "AES_KEY_WRAP"|"AES_KEY_WRAP_PAD"|"RSA_PKCS_OAEP",
+  "wrapped_key": base64, "key_type": "aes"|"generic-secret", "label", "attributes"?, "share_crypto_users"?}`` →
+  ``{"key"}`` (``key unwrap``: a new key on every HSM, owned by the caller, who must be able to use the wrapping key)
 * ``DELETE …/keys/{ref}``, ``POST …/keys/{ref}/share`` and ``…/unshare`` ``{"username", "role"}``,
   ``POST …/keys/{ref}/attributes`` ``{"name", "value"}`` → ``{"message"}`` (``key delete|share|unshare|
   set-attribute``). ``attributes`` are ``{"name": true|"true"}`` or ``["name=value", ...]``.
@@ -208,6 +211,14 @@ def dataplane_routes() -> list[web.RouteDef]:
         ))
 
     @handler
+    def unwrap_key(request: web.Request, body: dict[str, Any], cluster_id: str) -> Callable[[Step], Any]:
+        wrapping, mechanism, key_type = (_string(body, n) for n in ("wrapping_key", "mechanism", "key_type"))
+        attributes, shares = _attributes(body, "attributes"), _names(body, "share_crypto_users")
+        return crypto_work(request, lambda step, user: keystore.unwrap_key(
+            step, user, wrapping, mechanism, body.get("wrapped_key"), key_type, body.get("label"), attributes, shares
+        ))
+
+    @handler
     def delete_key(request: web.Request, body: dict[str, Any], cluster_id: str) -> Callable[[Step], Any]:
         reference = request.match_info["ref"]
         return crypto_work(request, lambda step, user: keystore.delete_key(step, user, reference))
@@ -232,6 +243,7 @@ def dataplane_routes() -> list[web.RouteDef]:
         web.get(f"{PREFIX}/keys", list_keys),
         web.post(f"{PREFIX}/keys/generate-symmetric", generate_symmetric),
         web.post(f"{PREFIX}/keys/generate-asymmetric-pair", generate_pair),
+        web.post(f"{PREFIX}/keys/unwrap", unwrap_key),
         web.delete(f"{PREFIX}/keys/{{ref}}", delete_key),
         web.post(f"{PREFIX}/keys/{{ref}}/share", sharing(keystore.share_key)),
         web.post(f"{PREFIX}/keys/{{ref}}/unshare", sharing(keystore.unshare_key)),

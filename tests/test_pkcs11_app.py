@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from conftest import ServerProcess, free_port
-from test_cloudhsm_keys import ALICE, BOB, active_hsms, cluster, key_objects  # noqa: F401 - cluster is a fixture
+from test_cloudhsm_keys import ALICE, BOB, active_hsms, cluster, key_objects, keys  # noqa: F401 - cluster: a fixture
+from test_cloudhsm_users import Plane
 
 WORKER = Path(__file__).with_name("pkcs11_worker.py")
 ALICE_PIN, BOB_PIN, ADMIN_PIN = ALICE["CLOUDHSM_PIN"], BOB["CLOUDHSM_PIN"], "admin:Admin-Pass-1"
@@ -166,3 +167,57 @@ def test_data_plane_routes_need_a_crypto_user(sim, cloudhsm, cluster):
     assert body["__type"] == "NotLoggedIn"
     status, body = sim.control("GET", f"/_hsmsim/clusters/{cluster}/pkcs11")
     assert status == 200 and "pin" not in body["data"] and len(body["data"]["hsms"]) == 2
+
+
+def test_unwrapped_keys_are_made_by_the_server_on_every_hsm_and_owned_by_the_caller(sim, cloudhsm, cluster):
+    out = app(sim, cluster, "unwrap", owner=ALICE_PIN, other=BOB_PIN)
+    new = out.pop("new")
+    assert new == {"ref": new["ref"], "owner": "alice", "same": True, "id": True, "plain": "z" * 32}
+    assert out.pop("nonce") and out.pop("ciphertext")
+    assert out == {
+        "stuck": "KeyUnextractable", "others": ["z" * 32, "z" * 32], "other_user": "NoSuchKey",
+        "garbage": "DataPlaneError:ValidationException", "short": "DataPlaneError:ValidationException",
+        "destroyed": "NoSuchKey",
+        "labels": ["rsa-wrapper", "rsa-wrapper", "to-wrap", "unwrapped", "unwrapped-pad", "unwrapped-rsa", "wrapper"],
+    }
+    views = {v["attributes"]["label"]: v for v in keys(sim, cluster, ALICE).values()}
+    assert views["unwrapped"]["key-reference"] == new["ref"] and views["unwrapped"]["key-info"]["key-owners"] == [
+        {"username": "alice", "key-coverage": "full"}]
+    assert views["unwrapped"]["attributes"]["local"] is False and views["unwrapped"]["attributes"]["extractable"]
+    assert "garbage" not in views and "bobs" not in {v["attributes"]["label"] for v in keys(sim, cluster, BOB).values()}
+    for hsm_id in active_hsms(cloudhsm, cluster):  # on every HSM token, and nothing of the failed attempts
+        objects = key_objects(sim, hsm_id)
+        assert ("secret", "unwrapped", new["ref"][2:]) in objects
+        assert {o[1] for o in objects} == set(out["labels"])
+
+
+def test_unwrap_endpoint_refuses_bad_input_and_other_users_keys(sim, cloudhsm, cluster):
+    made = app(sim, cluster, "generate", pin=ALICE_PIN, label="alice-wrapper")
+    plane = Plane(sim, cluster)
+    bob = plane.session("bob", "Bob-Pass-1", "crypto-user")
+    alice = plane.session("alice", "Alice-Pass-1", "crypto-user")
+    body = {"wrapping_key": made["ref"], "mechanism": "AES_KEY_WRAP", "wrapped_key": "A" * 32, "key_type": "aes",
+            "label": "x"}
+    status, reply = plane.request("POST", "/keys/unwrap", body, bob)
+    assert (status, reply["__type"]) == (404, "KeyNotFound")
+    for change in ({"wrapped_key": "not base64!"}, {"wrapped_key": ""}, {"mechanism": "DES3_ECB"},
+                   {"key_type": "rsa"}, {"wrapping_key": made["ec"][0]}, {"label": ""}, {"wrapped_key": "A" * 32}):
+        status, reply = plane.request("POST", "/keys/unwrap", body | change, alice)
+        assert (status, reply["__type"]) == (400, "ValidationException"), (change, reply)
+    assert "x" not in {v["attributes"]["label"] for v in keys(sim, cluster, ALICE).values()}  # no row
+    for hsm_id in active_hsms(cloudhsm, cluster):  # no object
+        assert "x" not in {o[1] for o in key_objects(sim, hsm_id)}
+
+
+def test_an_application_survives_its_hsm_being_deleted_and_sees_a_new_hsm(sim, cloudhsm, cluster):
+    before = active_hsms(cloudhsm, cluster)
+    out = app(sim, cluster, "hsm_churn", pin=ALICE_PIN)
+    other = next(h for h in before if h != out["first"])
+    assert out["active_after_delete"] == [other]
+    assert (out["plain"], out["moved_to"], out["switches"], out["epoch"]) == ("w" * 32, other, 1, 0)
+    assert out["watcher"] == [True, other, 1]
+    added = next(h for h in out["active_after_add"] if h not in before)
+    assert sorted(out["active_after_add"]) == sorted([other, added])
+    assert (out["fresh_hsm"], out["epoch_after_add"], out["fresh_plain"]) == (added, 1, "v" * 32)
+    assert out["threads"] == [[True, True, []]] * 3  # sessions busy in threads through the re-initialisation
+    assert out["old_session_plain"] == "w" * 32 and out["old_session_hsm"] in (other, added)

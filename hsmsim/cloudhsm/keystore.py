@@ -20,6 +20,8 @@ No HTTP here: :mod:`hsmsim.dataplane` calls these functions inside a unit of wor
 
 from __future__ import annotations
 
+import base64
+import binascii
 import secrets
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -173,6 +175,45 @@ def generate_pair(step: Step, user: HsmUser, key_type: str, public_label: Any, p
     ]
     views = _create(step, user, rows, shares, lambda s: kt.generate_pair(s, key_type, public, private, **params))
     return {"public_key": views[0], "private_key": views[1]}
+
+
+def unwrap_key(step: Step, user: HsmUser, wrapping_reference: str, mechanism: str, data: Any, key_type: str,
+               label: Any, attributes: dict[str, Any], share_with: list[str]) -> dict[str, Any]:
+    """``key unwrap``: a secret key (aes or generic-secret) from ``data`` (base64), unwrapped by a key the user may
+    use, created like a generated key: on every ACTIVE HSM, owned by the user, ``CKA_ID`` = a new reference."""
+    _crypto_user(user, "unwrap keys")
+    label = _label(label)
+    if key_type not in ("aes", "generic-secret"):
+        raise ValidationException(f"Invalid key type '{key_type}': unwrapped keys are aes or generic-secret keys.")
+    if mechanism not in kt.UNWRAP_MECHANISMS:
+        raise ValidationException(f"Invalid mechanism '{mechanism}': use one of {', '.join(kt.UNWRAP_MECHANISMS)}.")
+    try:
+        wrapped = base64.b64decode(data, validate=True) if isinstance(data, str) else b""
+    except (binascii.Error, ValueError):
+        wrapped = b""
+    if not wrapped:
+        raise ValidationException("Invalid wrapped key: base64 of the wrapped key bytes is required.")
+    wrapping_reference = kv.parse_reference(wrapping_reference)
+    wrapping = next((k for k in kv.visible_keys(step, user) if k.key_reference == wrapping_reference), None)
+    if wrapping is None:
+        raise kv.KeyNotFound(f"Key {wrapping_reference} not found.")
+    if wrapping.key_class == kt.PUBLIC:
+        raise ValidationException(f"Key {wrapping_reference} is a public key: it cannot unwrap.")
+    reference = _new_reference(step, user.cluster_id, set())
+    attrs = kt.template(kt.SECRET, key_type, label, reference, attributes)
+    shares = _crypto_users(step, user.cluster_id, share_with, user.username)
+    row = HsmKey(cluster_id=user.cluster_id, key_reference=reference, owner=user.username, label=label,
+                 key_class=kt.SECRET, key_type=key_type)
+
+    def work(session: Any) -> None:
+        try:
+            kt.unwrap_secret(session, (wrapping_reference, wrapping.key_class), mechanism, wrapped, key_type, attrs)
+        except PKCS11Error as error:  # garbage bytes, wrong mechanism, no unwrap right: nothing was created
+            raise ValidationException(
+                f"Unable to unwrap the key with key {wrapping_reference} and {mechanism}: {type(error).__name__}."
+            ) from error
+
+    return {"key": _create(step, user, [row], shares, work)[0]}
 
 
 # -- management -----------------------------------------------------------------------------------------------------

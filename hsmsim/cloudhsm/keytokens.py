@@ -23,8 +23,8 @@ from asn1crypto.core import OctetString
 from asn1crypto.keys import NamedCurve
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from pkcs11 import Attribute, KeyType, ObjectClass
-from pkcs11.exceptions import AttributeTypeInvalid
+from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
+from pkcs11.exceptions import AttributeTypeInvalid, UnwrappingKeyHandleInvalid
 from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
 
 from hsmsim.aws.errors import ValidationException
@@ -75,6 +75,11 @@ DEFAULTS = {
     PUBLIC: {"encrypt": False, "verify": False, "wrap": False, "derive": False},
     PRIVATE: {"decrypt": False, "sign": False, "unwrap": False, "derive": False, "extractable": True,
               "sensitive": True},
+}
+UNWRAP_MECHANISMS = {  # what ``key unwrap`` accepts (python-pkcs11 names; OAEP with its SHA-1 default, as SoftHSM)
+    "AES_KEY_WRAP": Mechanism.AES_KEY_WRAP,
+    "AES_KEY_WRAP_PAD": Mechanism.AES_KEY_WRAP_PAD,
+    "RSA_PKCS_OAEP": Mechanism.RSA_PKCS_OAEP,
 }
 FILTERABLE = {"label", "class", "key-type", "id", "check-value", "key-length-bytes", "public-exponent", "modulus",
               "modulus-size-bits", "ec-point", "curve"}
@@ -135,6 +140,17 @@ def generate_pair(session: pkcs11.Session, key_type: str, public: dict[Any, Any]
     else:
         public[Attribute.EC_PARAMS] = encode_named_curve_parameters(CURVES[curve])
         session.generate_keypair(KeyType.EC, store=True, public_template=public, private_template=private)
+
+
+def unwrap_secret(session: pkcs11.Session, wrapping: tuple[str, str], mechanism: str, wrapped: bytes,
+                  key_type: str, attrs: dict[Any, Any]) -> None:
+    """C_UnwrapKey of a secret token key with the ``(reference, class)`` key; PKCS11Error if the token refuses."""
+    found = _objects(session, *wrapping)
+    if not found:
+        raise UnwrappingKeyHandleInvalid()
+    kind = KeyType.AES if key_type == "aes" else KeyType.GENERIC_SECRET
+    found[0].unwrap_key(ObjectClass.SECRET_KEY, kind, wrapped, mechanism=UNWRAP_MECHANISMS[mechanism], store=True,
+                        template=attrs)
 
 
 def _objects(session: pkcs11.Session, reference: str, key_class: str) -> list[Any]:
