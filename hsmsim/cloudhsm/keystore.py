@@ -89,13 +89,20 @@ def _crypto_users(step: Step, cluster_id: str, names: Iterable[str], owner: str)
     return found
 
 
-def _key(step: Step, user: HsmUser, reference: str, what: str) -> HsmKey:
-    """A key ``user`` owns (a key it cannot see does not exist for it)."""
-    _crypto_user(user, what)
+def _visible_key(step: Step, user: HsmUser, reference: str) -> HsmKey:
+    """A key ``user`` may use (owned or shared; a key it cannot see does not exist for it)."""
     reference = kv.parse_reference(reference)
     key = next((k for k in kv.visible_keys(step, user) if k.key_reference == reference), None)
     if key is None:
         raise kv.KeyNotFound(f"Key {reference} not found.")
+    return key
+
+
+def _key(step: Step, user: HsmUser, reference: str, what: str) -> HsmKey:
+    """A key ``user`` owns (a key it cannot see does not exist for it)."""
+    _crypto_user(user, what)
+    key = _visible_key(step, user, reference)
+    reference = key.key_reference
     if key.owner != user.username:
         raise AccessDenied(f"Only the owner of key {reference} ('{key.owner}') can {what}.")
     return key
@@ -122,6 +129,17 @@ def _create(step: Step, user: HsmUser, rows: list[HsmKey], shares: list[str],
     return views
 
 
+def _new_secret(step: Step, user: HsmUser, key_type: str, label: str, attributes: dict[str, Any],
+                share_with: list[str]) -> tuple[HsmKey, dict[Any, Any], list[str]]:
+    """The ownership row, token template and share list of a new secret key owned by ``user``."""
+    reference = _new_reference(step, user.cluster_id, set())
+    attrs = kt.template(kt.SECRET, key_type, label, reference, attributes)
+    shares = _crypto_users(step, user.cluster_id, share_with, user.username)
+    row = HsmKey(cluster_id=user.cluster_id, key_reference=reference, owner=user.username, label=label,
+                 key_class=kt.SECRET, key_type=key_type)
+    return row, attrs, shares
+
+
 def generate_symmetric(step: Step, user: HsmUser, key_type: str, label: Any, length: Any,
                        attributes: dict[str, Any], share_with: list[str]) -> dict[str, Any]:
     """``key generate-symmetric aes`` (16, 24 or 32 bytes) and ``... generic-secret`` (1 to 800 bytes)."""
@@ -132,11 +150,7 @@ def generate_symmetric(step: Step, user: HsmUser, key_type: str, label: Any, len
     if length not in (AES_LENGTHS if key_type == "aes" else GENERIC_LENGTHS):
         allowed = "16, 24 or 32" if key_type == "aes" else "1 to 800"
         raise ValidationException(f"Invalid key length {length}: {key_type} keys are {allowed} bytes long.")
-    reference = _new_reference(step, user.cluster_id, set())
-    attrs = kt.template(kt.SECRET, key_type, label, reference, attributes)
-    shares = _crypto_users(step, user.cluster_id, share_with, user.username)
-    row = HsmKey(cluster_id=user.cluster_id, key_reference=reference, owner=user.username, label=label,
-                 key_class=kt.SECRET, key_type=key_type)
+    row, attrs, shares = _new_secret(step, user, key_type, label, attributes, share_with)
     views = _create(step, user, [row], shares, lambda s: kt.generate_secret(s, key_type, length, attrs))
     return {"key": views[0]}
 
@@ -193,17 +207,11 @@ def unwrap_key(step: Step, user: HsmUser, wrapping_reference: str, mechanism: st
         wrapped = b""
     if not wrapped:
         raise ValidationException("Invalid wrapped key: base64 of the wrapped key bytes is required.")
-    wrapping_reference = kv.parse_reference(wrapping_reference)
-    wrapping = next((k for k in kv.visible_keys(step, user) if k.key_reference == wrapping_reference), None)
-    if wrapping is None:
-        raise kv.KeyNotFound(f"Key {wrapping_reference} not found.")
+    wrapping = _visible_key(step, user, wrapping_reference)
+    wrapping_reference = wrapping.key_reference
     if wrapping.key_class == kt.PUBLIC:
         raise ValidationException(f"Key {wrapping_reference} is a public key: it cannot unwrap.")
-    reference = _new_reference(step, user.cluster_id, set())
-    attrs = kt.template(kt.SECRET, key_type, label, reference, attributes)
-    shares = _crypto_users(step, user.cluster_id, share_with, user.username)
-    row = HsmKey(cluster_id=user.cluster_id, key_reference=reference, owner=user.username, label=label,
-                 key_class=kt.SECRET, key_type=key_type)
+    row, attrs, shares = _new_secret(step, user, key_type, label, attributes, share_with)
 
     def work(session: Any) -> None:
         try:
