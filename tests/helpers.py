@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from hsmsim.hsm import SoftHSM
+from hsmsim.simulator import render_softhsm_conf
 from hsmsim.testing import CustomerCA
 
 SUBNETS = ["subnet-0123456789abcdefa", "subnet-0123456789abcdefb", "subnet-0123456789abcdefc"]
@@ -38,3 +41,9 @@ def active_cluster(sim: Any, client: Any) -> tuple[str, str]:
     assert status == 200, body
     assert describe(client, cluster_id)["State"] == "ACTIVE"
     return cluster_id, hsm_id
+
+
+def open_softhsm(base: Path, so_pin: str = "so-pin-123456", user_pin: str = "user-pin-123456") -> SoftHSM:
+    """A SoftHSM over ``base/tokens`` with the configuration the server renders (for in-process HSM tests)."""
+    (base / "tokens").mkdir(parents=True, exist_ok=True)
+    return SoftHSM(base / "tokens", render_softhsm_conf(base), so_pin, user_pin)

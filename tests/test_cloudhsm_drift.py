@@ -19,13 +19,14 @@ from typing import Any
 
 import pytest
 from conftest import ServerProcess
+from helpers import open_softhsm
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11.mechanisms import GCMParams
 from test_cloudhsm_cli import ok
 from test_cloudhsm_keys import ALICE, MODULE, active_hsms, cluster, key_objects, keys  # noqa: F401 (fixture)
 
 from hsmsim.cloudhsm.drift import SYNC_CHECK_INTERVAL
-from hsmsim.hsm import HSMError, SoftHSM
+from hsmsim.hsm import HSMError
 from hsmsim.simulator import derive_pin
 
 PAST_CHECK = SYNC_CHECK_INTERVAL.total_seconds() + 60
@@ -39,11 +40,7 @@ ID_1, ID_2, ID_3 = (bytes.fromhex(f"00000000000000{n:02x}") for n in (1, 2, 3))
 @pytest.fixture
 def tokens(tmp_path: Path):
     """A token and its clone (the same master key, as the HSMs of one cluster), plus an unrelated token."""
-    directory = tmp_path / "tokens"
-    directory.mkdir()
-    conf = tmp_path / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {directory}\nobjectstore.backend = file\nlog.level = ERROR\n")
-    hsm = SoftHSM(directory, conf, "so-pin-123456", "user-pin-123456", module_path=MODULE)
+    hsm = open_softhsm(tmp_path)
     first = hsm.create_token("hsm-first")
     serials = [first, hsm.clone(first, "hsm-second"), hsm.create_token("other")]
     yield hsm, serials

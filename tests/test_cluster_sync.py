@@ -8,8 +8,9 @@ import pytest
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11.mechanisms import GCMParams
 
+from helpers import open_softhsm
+
 from hsmsim.cloudhsm.replication import ClusterReplicator, NoActiveHsm
-from hsmsim.hsm import SoftHSM
 
 MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 GCM = GCMParams(b"\x01" * 12, b"aad", 128)
@@ -18,11 +19,7 @@ GCM = GCMParams(b"\x01" * 12, b"aad", 128)
 @pytest.fixture
 def cluster_tokens(tmp_path: Path):
     """Three HSM tokens of one cluster: a first token and two clones, as CreateHsm makes them."""
-    tokens = tmp_path / "tokens"
-    tokens.mkdir()
-    conf = tmp_path / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {tokens}\nobjectstore.backend = file\nlog.level = ERROR\n")
-    hsm = SoftHSM(tokens, conf, "so-pin-123456", "user-pin-123456", module_path=MODULE)
+    hsm = open_softhsm(tmp_path)
     first = hsm.create_token("hsm-first")
     serials = [first, hsm.clone(first, "hsm-second"), hsm.clone(first, "hsm-third")]
     yield hsm, serials
