@@ -46,6 +46,7 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> ServerProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.data_dir.parent / f"{self.data_dir.name}-server.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "hsmsim", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir),
@@ -111,9 +112,15 @@ class ServerProcess:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     process = ServerProcess(tmp_path_factory.mktemp("server") / "data", args=["--max-clusters", "200", "--max-hsms", "50"])
-    process.data_dir.mkdir()
-    process.start()
-    yield process
+    yield process.start()
+    process.stop()
+
+
+@pytest.fixture
+def realistic(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A server of its own whose provisioning steps take AWS-like minutes of simulated time."""
+    process = ServerProcess(tmp_path / "data", args=["--delays", "realistic"])
+    yield process.start()
     process.stop()
 
 

@@ -8,7 +8,6 @@ simulated clock (``sim.advance``) drives the seven-day deletion window, daily ba
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -631,16 +630,6 @@ def test_failed_copy_leaves_no_copy_behind(sim, cloudhsm):
 
 
 # -- with AWS-like durations (the realistic delay profile) ---------------------------------------------------
-
-
-@pytest.fixture
-def realistic(tmp_path) -> Iterator[ServerProcess]:
-    """A server of this test only whose provisioning steps take minutes of simulated time."""
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    process = ServerProcess(data_dir, args=["--delays", "realistic"]).start()
-    yield process
-    process.stop()
 
 
 def realistic_active_cluster(server: ServerProcess, client: Any) -> str:

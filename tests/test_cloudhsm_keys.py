@@ -406,35 +406,30 @@ def test_interactive_mode(sim, cloudhsm, cluster):
     assert replies[5]["data"] == {"matched_keys": [], "total_key_count": 0, "returned_key_count": 0}
 
 
-def test_an_hsm_created_meanwhile_catches_up(tmp_path):
+def test_an_hsm_created_meanwhile_catches_up(realistic):
     """With AWS-like delays a new HSM is restored from a backup taken at CreateHsm and becomes ACTIVE minutes
     later: keys written in between reach it when it does."""
-    server = ServerProcess(tmp_path / "data", args=["--delays", "realistic"])
-    server.data_dir.mkdir()
-    server.start()
-    try:
-        client = server.client("cloudhsmv2")
-        cluster_id = client.create_cluster(HsmType="hsm1.medium", SubnetIds=SUBNETS[:2])["Cluster"]["ClusterId"]
-        server.advance(5 * 60)
-        first = client.create_hsm(ClusterId=cluster_id, AvailabilityZone="us-east-1a")["Hsm"]["HsmId"]
-        server.advance(10 * 60)
-        ca = CustomerCA()
-        csr = describe(client, cluster_id)["Certificates"]["ClusterCsr"]
-        client.initialize_cluster(ClusterId=cluster_id, SignedCert=ca.sign_csr(csr), TrustAnchor=ca.pem)
-        server.advance(5 * 60)
-        ok(server, cluster_id, "cluster", "activate", "--password", "Admin-Pass-1")
-        ok(server, cluster_id, "user", "create", "--username", "alice", "--role", "crypto-user", "--password",
-           "Alice-Pass-1", env=ADMIN)
-        old = ok(server, cluster_id, "key", "generate-symmetric", "aes", "--label", "old", "--key-length-bytes", "16",
-                 env=ALICE)["key"]
-        second = client.create_hsm(ClusterId=cluster_id, AvailabilityZone="us-east-1b")["Hsm"]["HsmId"]
-        new = ok(server, cluster_id, "key", "generate-symmetric", "aes", "--label", "new", "--key-length-bytes", "16",
-                 env=ALICE)["key"]
-        ok(server, cluster_id, "key", "delete", "--filter", "attr.label=old", env=ALICE)
-        assert active_hsms(client, cluster_id) == [first]
-        assert key_objects(server, second) == expected(old)  # what the backup at CreateHsm held
-        server.advance(10 * 60)
-        assert active_hsms(client, cluster_id) == [first, second]
-        assert key_objects(server, second) == key_objects(server, first) == expected(new)
-    finally:
-        server.stop()
+    server = realistic
+    client = server.client("cloudhsmv2")
+    cluster_id = client.create_cluster(HsmType="hsm1.medium", SubnetIds=SUBNETS[:2])["Cluster"]["ClusterId"]
+    server.advance(5 * 60)
+    first = client.create_hsm(ClusterId=cluster_id, AvailabilityZone="us-east-1a")["Hsm"]["HsmId"]
+    server.advance(10 * 60)
+    ca = CustomerCA()
+    csr = describe(client, cluster_id)["Certificates"]["ClusterCsr"]
+    client.initialize_cluster(ClusterId=cluster_id, SignedCert=ca.sign_csr(csr), TrustAnchor=ca.pem)
+    server.advance(5 * 60)
+    ok(server, cluster_id, "cluster", "activate", "--password", "Admin-Pass-1")
+    ok(server, cluster_id, "user", "create", "--username", "alice", "--role", "crypto-user", "--password",
+       "Alice-Pass-1", env=ADMIN)
+    old = ok(server, cluster_id, "key", "generate-symmetric", "aes", "--label", "old", "--key-length-bytes", "16",
+             env=ALICE)["key"]
+    second = client.create_hsm(ClusterId=cluster_id, AvailabilityZone="us-east-1b")["Hsm"]["HsmId"]
+    new = ok(server, cluster_id, "key", "generate-symmetric", "aes", "--label", "new", "--key-length-bytes", "16",
+             env=ALICE)["key"]
+    ok(server, cluster_id, "key", "delete", "--filter", "attr.label=old", env=ALICE)
+    assert active_hsms(client, cluster_id) == [first]
+    assert key_objects(server, second) == expected(old)  # what the backup at CreateHsm held
+    server.advance(10 * 60)
+    assert active_hsms(client, cluster_id) == [first, second]
+    assert key_objects(server, second) == key_objects(server, first) == expected(new)

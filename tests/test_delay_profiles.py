@@ -2,17 +2,8 @@
 
 import time
 
-import pytest
 from conftest import ServerProcess
 from helpers import SUBNETS, describe
-
-
-@pytest.fixture
-def realistic(tmp_path):
-    server = ServerProcess(tmp_path / "data", args=["--delays", "realistic"])
-    server.data_dir.mkdir()
-    yield server.start()
-    server.stop()
 
 
 def test_realistic_delays_follow_the_simulated_clock(realistic):
@@ -33,9 +24,7 @@ def test_realistic_delays_follow_the_simulated_clock(realistic):
 
 
 def test_fast_profile_moves_on_by_itself(tmp_path):
-    server = ServerProcess(tmp_path / "data", args=["--delays", "fast"])
-    server.data_dir.mkdir()
-    server.start()
+    server = ServerProcess(tmp_path / "data", args=["--delays", "fast"]).start()
     try:
         client = server.client("cloudhsmv2")
         cluster_id = client.create_cluster(HsmType="hsm1.medium", SubnetIds=SUBNETS[:1])["Cluster"]["ClusterId"]
