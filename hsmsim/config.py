@@ -33,6 +33,8 @@ class Delay(StrEnum):
     HSM_DELETE = "hsm_delete"
     BACKUP_CREATE = "backup_create"
     BACKUP_COPY = "backup_copy"
+    KMS_REPLICATE = "kms_replicate"
+    KMS_UPDATE_PRIMARY = "kms_update_primary"
 
 
 _REALISTIC = {
@@ -46,6 +48,9 @@ _REALISTIC = {
     Delay.HSM_DELETE: timedelta(minutes=5),
     Delay.BACKUP_CREATE: timedelta(minutes=5),
     Delay.BACKUP_COPY: timedelta(minutes=15),
+    # KMS: a replica key is Creating and an UpdatePrimaryRegion leaves both keys Updating for seconds to minutes.
+    Delay.KMS_REPLICATE: timedelta(seconds=30),
+    Delay.KMS_UPDATE_PRIMARY: timedelta(seconds=30),
 }
 
 DELAY_PROFILES: dict[DelayProfile, dict[str, timedelta]] = {

@@ -30,10 +30,12 @@ from hsmsim.httpio import run_blocking
 from hsmsim.dataplane import dataplane_routes
 from hsmsim.dataplane_pkcs11 import pkcs11_routes
 from hsmsim.simulator import Simulator
+from kms.keyview import NeedsThread, NeedsUnitOfWork
+from kms.service import MEMORY_OPERATIONS
 
 log = logging.getLogger(__name__)
 
-SERVICES = ("cloudhsmv2",)
+SERVICES = ("cloudhsmv2", "kms")
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -80,9 +82,24 @@ async def aws_endpoint(request: web.Request) -> web.Response:
         region=scope.region,
         request_id=request["request_id"],
     )
-    result = await run_blocking(request.app, simulator.call, ctx, parsed)
+    if ctx.service == "kms" and ctx.operation in MEMORY_OPERATIONS:
+        result = await _kms_from_memory(request.app, simulator, ctx, parsed)
+    else:
+        result = await run_blocking(request.app, simulator.call, ctx, parsed)
     body = protocol.serialize_result(parsed.operation_model, result)
     return web.Response(body=body, content_type=JSON_CONTENT_TYPE)
+
+
+async def _kms_from_memory(app: web.Application, simulator: Simulator, ctx: RequestContext, parsed: Any) -> Any:
+    """KMS's hot path: a cached key serves Encrypt & co. on the event loop (light work) or in a worker thread
+    (RSA private-key work), without the server lock; anything else falls back to a unit of work."""
+    try:
+        try:
+            return simulator.call_from_memory(ctx, parsed, True)
+        except NeedsThread:
+            return await run_blocking(app, simulator.call_from_memory, ctx, parsed, False)
+    except NeedsUnitOfWork:
+        return await run_blocking(app, simulator.call, ctx, parsed)
 
 
 def _tick_interval(profile: DelayProfile) -> float:

@@ -5,7 +5,7 @@ requests in and out of it. Data dir layout::
 
     <data-dir>/hsmsim.db        SQLite database (unless --db-url names another)
     <data-dir>/softhsm2.conf    rendered from the softhsm.conf template
-    <data-dir>/tokens/          SoftHSM token directories: one per HSM, plus the simulator's root-CA token
+    <data-dir>/tokens/          SoftHSM token directories: one per HSM, the root-CA token, the KMS domain-key token
     <data-dir>/backups/         backup snapshots (see hsmsim.cloudhsm.vault)
     <data-dir>/roots/           root CA certificates of the simulated AWS and manufacturer
     <data-dir>/secret.key       the server secret the SoftHSM PINs derive from (mode 0600)
@@ -40,13 +40,25 @@ from hsmsim.cloudhsm.transitions import TIMERS, TRANSITIONS
 from hsmsim.cloudhsm.vault import BackupVault
 from hsmsim.config import Config
 from hsmsim.core.clock import SimulatedClock
-from hsmsim.core.db import Base, UnitOfWork, make_engine
+from hsmsim.core.db import WROTE, Base, UnitOfWork, make_engine
 from hsmsim.core.lifecycle import Lifecycle
 from hsmsim.hsm import HSMError, SoftHSM
+from kms.domainkey import DOMAIN_TOKEN_LABEL, DomainKey
+from kms.errors import KMSInternalException
+from kms.granttokens import GrantTokens
+from kms.keyview import KeyCache
+from kms.runtime import KMSRuntime
+from kms.runtime import Step as KmsStep
+from kms.service import KMSService
+from kms.transitions import TIMERS as KMS_TIMERS
+from kms.transitions import TRANSITIONS as KMS_TRANSITIONS
+from kms.usage import LastUsage
 
 log = logging.getLogger(__name__)
 
 CLOCK_OFFSET_SETTING = "clock_offset_seconds"
+KEPT_TOKEN_LABELS = frozenset({ROOTS_TOKEN_LABEL, DOMAIN_TOKEN_LABEL})
+"""Tokens of the simulator itself (not HSMs): kept by reset and by reconciliation."""
 
 
 class Setting(Base):
@@ -111,6 +123,16 @@ class Simulator:
             lifecycle=self.lifecycle,
             replicator=ClusterReplicator(self.hsm),
         )
+        self.kms = KMSRuntime(
+            config=config,
+            clock=self.clock,
+            domain_key=DomainKey(self.hsm),
+            lifecycle=Lifecycle(KMS_TRANSITIONS, KMS_TIMERS, config.delay_table),
+            grant_tokens=GrantTokens(secret),
+            secret=hmac.new(secret, b"kms", hashlib.sha256).digest(),
+            cache=KeyCache(),
+            usage=LastUsage(),
+        )
         # One unit of work at a time: SQLite has one writer, and the control plane is not a hot path.
         self._lock = threading.RLock()
         self.reconcile()
@@ -119,10 +141,11 @@ class Simulator:
 
     def call(self, ctx: RequestContext, request: ParsedRequest) -> Mapping[str, Any]:
         """Run one AWS operation in its own unit of work, after applying every transition due."""
+        if ctx.service == "kms":
+            return self._call_kms(ctx, request)
         with self._lock, UnitOfWork(self.sessions) as uow:
-            step = Step(self.cloudhsm, uow)
-            self.lifecycle.apply_due(uow.session, step, self.clock.now())
-            service = CloudHSMService(self.cloudhsm, step)
+            self._apply_due(uow)
+            service = CloudHSMService(self.cloudhsm, Step(self.cloudhsm, uow))
             try:
                 return invoke(service, request.operation_model, request.params, ctx)
             except HSMError as error:
@@ -131,17 +154,53 @@ class Simulator:
                 log.error("HSM failure in %s: %s", ctx.operation, error)
                 raise CloudHsmInternalFailureException(f"The HSM could not complete {ctx.operation}: {error}") from error
 
+    def _call_kms(self, ctx: RequestContext, request: ParsedRequest) -> Mapping[str, Any]:
+        wrote = False
+        try:
+            with self._lock, UnitOfWork(self.sessions) as uow:
+                self._apply_due(uow)
+                service = KMSService(self.kms, KmsStep(self.kms, uow))
+                result = invoke(service, request.operation_model, request.params, ctx)
+                uow.session.flush()
+                wrote = bool(uow.session.info.get(WROTE))
+                return result
+        except HSMError as error:
+            log.error("HSM failure in %s: %s", ctx.operation, error)
+            raise KMSInternalException(f"The HSM could not complete {ctx.operation}.") from error
+        finally:
+            if wrote:
+                self.kms.cache.invalidate()
+
+    def call_from_memory(self, ctx: RequestContext, request: ParsedRequest, inline: bool) -> Mapping[str, Any]:
+        """A read-only KMS operation served from the key cache, without the lock or the database.
+
+        :raises NeedsUnitOfWork: a key is not cached (or its view went stale): use :meth:`call`.
+        :raises NeedsThread: ``inline`` and the operation is heavy: call again from a worker thread.
+        """
+        service = KMSService(self.kms, None, inline=inline)
+        return invoke(service, request.operation_model, request.params, ctx)
+
     def in_unit_of_work(self, work: Any) -> Any:
         """Run ``work(step)`` in a unit of work after the due transitions (for the control and data planes)."""
         with self._lock, UnitOfWork(self.sessions) as uow:
-            step = Step(self.cloudhsm, uow)
-            self.lifecycle.apply_due(uow.session, step, self.clock.now())
-            return work(step)
+            self._apply_due(uow)
+            return work(Step(self.cloudhsm, uow))
 
     def tick(self) -> int:
         """Apply whatever fell due; the background ticker and the clock endpoint call it."""
         with self._lock, UnitOfWork(self.sessions) as uow:
-            return self.lifecycle.apply_due(uow.session, Step(self.cloudhsm, uow), self.clock.now())
+            applied = self._apply_due(uow)
+            self.kms.usage.flush(uow.session)
+            return applied
+
+    def _apply_due(self, uow: UnitOfWork) -> int:
+        """Apply every CloudHSM and KMS transition and timer that fell due; KMS changes clear the key cache."""
+        now = self.clock.now()
+        applied = self.lifecycle.apply_due(uow.session, Step(self.cloudhsm, uow), now)
+        kms_applied = self.kms.lifecycle.apply_due(uow.session, KmsStep(self.kms, uow), now)
+        if kms_applied:
+            uow.after_commit(self.kms.cache.invalidate)
+        return applied + kms_applied
 
     # -- control -------------------------------------------------------------------------------------------
 
@@ -157,8 +216,10 @@ class Simulator:
             Base.metadata.drop_all(self.engine)
             Base.metadata.create_all(self.engine)
             for serial, label in self.hsm.tokens().items():
-                if label != ROOTS_TOKEN_LABEL:
+                if label not in KEPT_TOKEN_LABELS:
                     self.hsm.delete_token(serial)
+            self.kms.cache.invalidate()
+            self.kms.usage.forget()
             self.cloudhsm.vault.clear()
             self.clock.reset()
             self._save_clock_offset()
@@ -172,7 +233,7 @@ class Simulator:
             hsms = list(session.scalars(select(Hsm)))
             known = {h.token_serial for h in hsms}
             for serial, label in tokens.items():
-                if label != ROOTS_TOKEN_LABEL and serial not in known:
+                if label not in KEPT_TOKEN_LABELS and serial not in known:
                     log.warning("removing token %s (%s): no HSM row refers to it", serial, label)
                     self.hsm.delete_token(serial)
             for hsm in hsms:
@@ -200,6 +261,8 @@ class Simulator:
                 vault.discard(partial.name)
 
     def close(self) -> None:
+        with UnitOfWork(self.sessions) as uow:
+            self.kms.usage.flush(uow.session)
         self.hsm.close()
         self.engine.dispose()
 

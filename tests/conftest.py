@@ -134,3 +134,9 @@ def sim(server: ServerProcess) -> ServerProcess:
 @pytest.fixture
 def cloudhsm(sim: ServerProcess) -> Any:
     return sim.client("cloudhsmv2")
+
+
+@pytest.fixture
+def kms(sim: ServerProcess) -> Any:
+    """A boto3 KMS client of ACCOUNT in REGION against a freshly reset server."""
+    return sim.client("kms")

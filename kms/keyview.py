@@ -1,0 +1,109 @@
+"""What the cryptographic operations need of a key, as an immutable in-memory snapshot.
+
+A :class:`KeyView` is built from the key's row and its unwrapped material (:mod:`kms.resolver`) and kept in the
+:class:`KeyCache`, so Encrypt, Decrypt, GenerateDataKey, Sign, … run without the database or the server lock.
+Any committed KMS write (and any lifecycle step) clears the cache; a view also stops being used at
+``fresh_until``, the first moment a timer or transition could change the key.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from kms.crypto.specs import PrivateKey, load_private_key
+from kms.enums import KeyManager, KeySpec, KeyState, KeyUsage, Origin
+
+
+class NeedsUnitOfWork(Exception):
+    """The request cannot be served from memory: run it in a unit of work under the server lock."""
+
+
+class NeedsThread(Exception):
+    """The request is too heavy for the event loop (RSA private-key work, key-pair generation)."""
+
+
+@dataclass
+class KeyView:
+    arn: str
+    account_id: str
+    region: str
+    key_id: str
+    spec: KeySpec
+    usage: KeyUsage
+    origin: Origin
+    key_manager: KeyManager
+    state: KeyState
+    current_material_id: str | None
+    materials: Mapping[str, bytes]
+    """Plaintext material by material id (memory only), every version that can still decrypt."""
+    metadata: dict[str, Any]
+    """The KeyMetadata response member."""
+    fresh_until: datetime | None
+    custom_key_store_id: str | None = None
+    _aeads: dict[str, AESGCM] = field(default_factory=dict, repr=False)
+    _private: dict[str, PrivateKey] = field(default_factory=dict, repr=False)
+
+    def __repr__(self) -> str:  # never print material
+        return f"KeyView({self.arn}, {self.spec}, {self.state})"
+
+    def aead(self, material_id: str) -> AESGCM:
+        aead = self._aeads.get(material_id)
+        if aead is None:
+            aead = self._aeads[material_id] = AESGCM(self.materials[material_id])
+        return aead
+
+    def current_material(self) -> tuple[str, bytes]:
+        if self.current_material_id is None or self.current_material_id not in self.materials:
+            raise LookupError(f"{self.arn} has no current key material")
+        return self.current_material_id, self.materials[self.current_material_id]
+
+    def private_key(self) -> PrivateKey:
+        """The current asymmetric private key (parsed once per view)."""
+        material_id, material = self.current_material()
+        key = self._private.get(material_id)
+        if key is None:
+            key = self._private[material_id] = load_private_key(material)
+        return key
+
+
+class KeyCache:
+    """Key views and resolved names per (account, region); cleared as a whole on any write.
+
+    A reader that loaded a view from the database stores it only if no write committed meanwhile
+    (``generation`` unchanged), so a stale view never outlives the write that made it stale.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._views: dict[tuple[str, str, str], KeyView] = {}
+        self._names: dict[tuple[str, str, str], str] = {}
+        self.generation = 0
+
+    def view(self, account_id: str, region: str, key_id: str) -> KeyView | None:
+        return self._views.get((account_id, region, key_id))
+
+    def key_id_of(self, account_id: str, region: str, name: str) -> str | None:
+        return self._names.get((account_id, region, name))
+
+    def store(self, generation: int, view: KeyView, names: tuple[str, ...] = ()) -> None:
+        with self._lock:
+            if generation != self.generation:
+                return
+            self._views[(view.account_id, view.region, view.key_id)] = view
+            for name in names:
+                self._names[(view.account_id, view.region, name)] = view.key_id
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self.generation += 1
+            self._views.clear()
+            self._names.clear()
+
+    def __len__(self) -> int:
+        return len(self._views)

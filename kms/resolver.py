@@ -1,0 +1,124 @@
+"""From a ``KeyId`` parameter to a key: a row for the control plane, a cached :class:`KeyView` for crypto.
+
+Resolution follows AWS's rules (kms.identifiers): key id, key ARN, alias name or alias ARN where allowed; a key
+in another account only by ARN. Views come from the :class:`~kms.keyview.KeyCache` when possible; without a
+database session (the hot path on the event loop) a miss raises :class:`~kms.keyview.NeedsUnitOfWork`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hsmsim.aws.context import RequestContext
+from kms.identifiers import IdentifierKind, KeyReference, alias_not_found, key_not_found, parse_key_reference
+from kms.keyview import KeyView, NeedsUnitOfWork
+from kms.materials import unwrap_usable
+from kms.metadata import key_metadata
+from kms.models import KmsAlias, KmsKey
+from kms.runtime import KMSRuntime
+
+AliasFallback = Callable[[Session, KeyReference], str | None]
+"""Resolves an alias with no row (AWS managed aliases are bound lazily); returns a key id or None."""
+
+
+class KeyResolver:
+    def __init__(self, runtime: KMSRuntime, session: Session | None, alias_fallback: AliasFallback | None = None):
+        self._runtime = runtime
+        self._session = session
+        self._alias_fallback = alias_fallback
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise NeedsUnitOfWork()
+        return self._session
+
+    # -- rows ----------------------------------------------------------------------------------------------
+
+    def reference(self, ctx: RequestContext, raw: str, *, allow_alias: bool) -> KeyReference:
+        return parse_key_reference(raw, ctx.account_id, ctx.region, allow_alias=allow_alias)
+
+    def key_id_of(self, ref: KeyReference) -> str:
+        if ref.kind is IdentifierKind.KEY:
+            return ref.name
+        alias = self.session.get(KmsAlias, (ref.account_id, ref.region, ref.name))
+        if alias is not None and alias.target_key_id is not None:
+            return alias.target_key_id
+        found = self._alias_fallback(self.session, ref) if self._alias_fallback else None
+        if found is None:
+            raise alias_not_found(ref.account_id, ref.region, ref.name)
+        return found
+
+    def row(self, ctx: RequestContext, raw: str, *, allow_alias: bool = False) -> KmsKey:
+        """The key row ``raw`` names; ``NotFoundException`` with AWS's message otherwise."""
+        ref = self.reference(ctx, raw, allow_alias=allow_alias)
+        return self.row_by_id(ref.account_id, ref.region, self.key_id_of(ref))
+
+    def row_by_id(self, account_id: str, region: str, key_id: str) -> KmsKey:
+        key = self.session.scalar(select(KmsKey).where(
+            KmsKey.account_id == account_id, KmsKey.region == region, KmsKey.key_id == key_id))
+        if key is None:
+            raise key_not_found(account_id, region, key_id)
+        return key
+
+    # -- views ---------------------------------------------------------------------------------------------
+
+    def view(self, ctx: RequestContext, raw: str, *, allow_alias: bool = True) -> KeyView:
+        """The key ``raw`` names, as an in-memory view (cached)."""
+        cache = self._runtime.cache
+        ref = self.reference(ctx, raw, allow_alias=allow_alias)
+        key_id = ref.name if ref.kind is IdentifierKind.KEY else cache.key_id_of(ref.account_id, ref.region, ref.name)
+        if key_id is not None:
+            found = self._fresh(cache.view(ref.account_id, ref.region, key_id))
+            if found is not None:
+                return found
+        generation = cache.generation
+        key = self.row_by_id(ref.account_id, ref.region, self.key_id_of(ref))
+        view = self.build(key)
+        cache.store(generation, view, names=(ref.name,) if ref.kind is IdentifierKind.ALIAS else ())
+        return view
+
+    def view_by_id(self, account_id: str, region: str, key_id: str) -> KeyView:
+        """The view of a key named by id alone (a ciphertext header names its key this way)."""
+        cache = self._runtime.cache
+        found = self._fresh(cache.view(account_id, region, key_id))
+        if found is not None:
+            return found
+        generation = cache.generation
+        view = self.build(self.row_by_id(account_id, region, key_id))
+        cache.store(generation, view)
+        return view
+
+    def build(self, key: KmsKey) -> KeyView:
+        session = self.session
+        due = [t for t in (key.due_at, key.material_expires_at, key.next_rotation_at) if t is not None]
+        return KeyView(
+            arn=key.arn,
+            account_id=key.account_id,
+            region=key.region,
+            key_id=key.key_id,
+            spec=key.key_spec,
+            usage=key.key_usage,
+            origin=key.origin,
+            key_manager=key.key_manager,
+            state=key.state,
+            current_material_id=key.current_material_id,
+            materials=unwrap_usable(session, self._runtime.domain_key, key),
+            metadata=key_metadata(session, key),
+            fresh_until=min(due) if due else None,
+            custom_key_store_id=key.custom_key_store_id,
+        )
+
+    def _fresh(self, view: KeyView | None) -> KeyView | None:
+        if view is None:
+            return None
+        if view.fresh_until is not None and self._runtime.now() >= view.fresh_until:
+            return None
+        return view
+
+    def now(self) -> datetime:
+        return self._runtime.now()
