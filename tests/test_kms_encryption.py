@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from kms.crypto.ciphertext import HEADER_BYTES
 from tests.conftest import ACCOUNT, REGION
 
 INCORRECT_KEY = "The key ID in the request does not identify a CMK that can perform this operation."
@@ -112,7 +113,7 @@ def test_tampered_truncated_and_foreign_blobs(kms: Any) -> None:
     flipped = bytearray(blob)
     flipped[-1] ^= 1
     header_flipped = bytearray(blob)
-    header_flipped[20] ^= 1  # inside the material id: names a material the key does not have
+    header_flipped[HEADER_BYTES - 5] ^= 1  # inside the material id: names a material the key does not have
     for bad in (blob[68:], blob + b"bad_data", bytes(flipped), bytes(header_flipped), os.urandom(200), b"\x01"):
         assert_invalid_ciphertext(kms.decrypt, CiphertextBlob=bad, EncryptionContext=context)
         assert_invalid_ciphertext(kms.decrypt, CiphertextBlob=bad, EncryptionContext=context, KeyId=key_id)

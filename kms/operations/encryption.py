@@ -75,7 +75,7 @@ def seal_symmetric(view: KeyView, plaintext: bytes, context: Mapping[str, str] |
         material_id, _ = view.current_material()
     except LookupError:
         raise KMSInvalidStateException(f"{view.arn} is pending import.") from None
-    return seal(view.aead(material_id), view.key_id, material_id, plaintext, context), material_id
+    return seal(view.aead(material_id), view.account_id, view.key_id, material_id, plaintext, context), material_id
 
 
 def check_encryption_key(view: KeyView, algorithm: EncryptionAlgorithm, context: Mapping[str, str] | None,
@@ -155,17 +155,17 @@ class EncryptionOperations(OperationsBase):
                         context: Mapping[str, str] | None, operation: str) -> Opened:
         """The blob names its key and material. A KeyId that names another key (of any kind) is
         IncorrectKeyException; a key the header names that does not exist is NotFoundException with AWS's
-        message (the key was deleted, or the blob comes from another account or region)."""
+        message (the key was deleted, or the blob comes from another region)."""
         requested = self.key_for(ctx, key_id, operation) if key_id is not None else None
         try:
             header = read_header(blob)
         except MalformedCiphertext:
             raise InvalidCiphertextException() from None
-        if requested is not None and requested.key_id != header.key_id:
+        if requested is not None and (requested.key_id, requested.account_id) != (header.key_id, header.account_id):
             raise IncorrectKeyException(INCORRECT_KEY_MESSAGE)
         view = requested
         if view is None:
-            view = self.resolver.view_by_id(ctx.account_id, ctx.region, header.key_id)
+            view = self.resolver.view_by_id(header.account_id, ctx.region, header.key_id)
             check_key_state(operation, view.arn, view.state)
         if view.spec is not KeySpec.SYMMETRIC_DEFAULT or header.material_id not in view.materials:
             raise InvalidCiphertextException()
