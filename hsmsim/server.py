@@ -32,6 +32,7 @@ from hsmsim.dataplane_pkcs11 import pkcs11_routes
 from hsmsim.simulator import Simulator
 from kms.keyview import NeedsThread, NeedsUnitOfWork
 from kms.service import MEMORY_OPERATIONS
+from kms.validation_orders import KMS_ENUM_ORDERS
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
 def create_app(config: Config, simulator: Simulator | None = None) -> web.Application:
     app = web.Application(middlewares=[request_id_and_errors], client_max_size=4 * 1024 * 1024)
     app[SIMULATOR] = simulator or Simulator(config)
-    app[PROTOCOL] = JsonProtocol([load_service_model(name) for name in SERVICES])
+    app[PROTOCOL] = JsonProtocol([load_service_model(name) for name in SERVICES], enum_orders={"kms": KMS_ENUM_ORDERS})
     app.cleanup_ctx.append(_background)
     app.router.add_post("/", aws_endpoint)
     app.router.add_routes(control_routes(health=_health))

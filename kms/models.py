@@ -9,6 +9,7 @@ replicas share their material as in AWS. Material is stored only wrapped by the 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, Enum, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -133,13 +134,18 @@ class KmsGrant(Base):
     key_arn: Mapped[str] = mapped_column(String(256), index=True)
     account_id: Mapped[str] = mapped_column(String(12))
     name: Mapped[str | None] = mapped_column(String(256))
-    grantee_principal: Mapped[str] = mapped_column(String(256))
+    grantee_principal: Mapped[str | None] = mapped_column(String(256))
+    """``None`` when the grantee is a service principal (``grantee_service_principal``)."""
+    grantee_service_principal: Mapped[str | None] = mapped_column(String(128))
     retiring_principal: Mapped[str | None] = mapped_column(String(256), index=True)
+    retiring_service_principal: Mapped[str | None] = mapped_column(String(128), index=True)
     issuing_account: Mapped[str] = mapped_column(String(256))
     operations: Mapped[list[str]] = mapped_column(JSON)
-    constraints: Mapped[dict[str, dict[str, str]] | None] = mapped_column(JSON)
+    constraints: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """GrantConstraints as given: encryption-context maps and/or a ``SourceArn`` string."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    created_seq: Mapped[int] = mapped_column(Integer)
+    created_seq: Mapped[int] = mapped_column(Integer, index=True)
+    """Creation order over all grants: the list operations page by it."""
 
 
 class KmsImportToken(Base):

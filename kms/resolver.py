@@ -14,11 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hsmsim.aws.context import RequestContext
+from kms.enums import KeyManager
 from kms.identifiers import IdentifierKind, KeyReference, alias_not_found, key_not_found, parse_key_reference
 from kms.keyview import KeyView, NeedsUnitOfWork
 from kms.materials import unwrap_usable
 from kms.metadata import key_metadata
 from kms.models import KmsAlias, KmsKey
+from kms.policies import authorize
 from kms.runtime import KMSRuntime
 
 AliasFallback = Callable[[Session, KeyReference], str | None]
@@ -56,7 +58,17 @@ class KeyResolver:
     def row(self, ctx: RequestContext, raw: str, *, allow_alias: bool = False) -> KmsKey:
         """The key row ``raw`` names; ``NotFoundException`` with AWS's message otherwise."""
         ref = self.reference(ctx, raw, allow_alias=allow_alias)
-        return self.row_by_id(ref.account_id, ref.region, self.key_id_of(ref))
+        key = self.row_by_id(ref.account_id, ref.region, self.key_id_of(ref))
+        self.authorize(ctx, key)
+        return key
+
+    @staticmethod
+    def authorize(ctx: RequestContext, key: KmsKey) -> None:
+        """The key policy decides for callers from another account, and for the owner of an AWS managed key
+        (whose policy lets it use and read the key, not manage it): ``AccessDeniedException`` otherwise."""
+        if key.account_id != ctx.account_id or key.key_manager is KeyManager.AWS:
+            authorize(key.policy, caller_account=ctx.account_id, key_arn=key.arn, key_account=key.account_id,
+                      region=key.region, operation=ctx.operation)
 
     def row_by_id(self, account_id: str, region: str, key_id: str) -> KmsKey:
         key = self.session.scalar(select(KmsKey).where(
@@ -71,6 +83,9 @@ class KeyResolver:
         """The key ``raw`` names, as an in-memory view (cached)."""
         cache = self._runtime.cache
         ref = self.reference(ctx, raw, allow_alias=allow_alias)
+        if ref.account_id != ctx.account_id:  # the key policy decides: read it from the database
+            key = self.row(ctx, raw, allow_alias=allow_alias)
+            return self.view_by_id(key.account_id, key.region, key.key_id)
         key_id = ref.name if ref.kind is IdentifierKind.KEY else cache.key_id_of(ref.account_id, ref.region, ref.name)
         if key_id is not None:
             found = self._fresh(cache.view(ref.account_id, ref.region, key_id))
@@ -92,6 +107,13 @@ class KeyResolver:
         view = self.build(self.row_by_id(account_id, region, key_id))
         cache.store(generation, view)
         return view
+
+    def view_for_ciphertext(self, ctx: RequestContext, account_id: str, key_id: str) -> KeyView:
+        """The key a ciphertext header names, in the caller's region; another account's key only if its key
+        policy lets the caller use it (checked in the database)."""
+        if account_id != ctx.account_id:
+            self.authorize(ctx, self.row_by_id(account_id, ctx.region, key_id))
+        return self.view_by_id(account_id, ctx.region, key_id)
 
     def build(self, key: KmsKey) -> KeyView:
         session = self.session

@@ -23,6 +23,18 @@ def validate_tags(tags: Sequence[dict[str, str]]) -> None:
         raise TagException("Too many tags")
 
 
+def validate_tag_keys(keys: Sequence[str]) -> None:
+    """UntagResource: the ``aws:`` prefix is reserved there too."""
+    if any(key.lower().startswith("aws:") for key in keys):
+        raise TagException("Tags beginning with aws: are reserved")
+
+
+def remove_tags(session: Session, key_arn: str, keys: Sequence[str]) -> None:
+    """Remove the named tags; keys the key does not have are ignored (as UntagResource does)."""
+    if keys:
+        session.execute(delete(KmsTag).where(KmsTag.key_arn == key_arn, KmsTag.tag_key.in_(list(keys))))
+
+
 def put_tags(session: Session, key_arn: str, tags: Sequence[dict[str, str]]) -> None:
     """Add or overwrite ``tags`` (already validated); ``TagException`` if the key would exceed 50."""
     existing = {t.tag_key: t for t in session.scalars(select(KmsTag).where(KmsTag.key_arn == key_arn))}

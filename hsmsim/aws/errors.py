@@ -68,6 +68,12 @@ class UnknownOperationException(ServiceError):
     code = "UnknownOperationException"
 
 
+class AccessDeniedException(ServiceError):
+    """The caller is not authorized (e.g. by a resource policy): ``User: <arn> is not authorized to perform: …``."""
+
+    code = "AccessDeniedException"
+
+
 class InternalFailure(ServiceError):
     """An unexpected failure inside the simulator (a bug); botocore retries it like any 5xx."""
 

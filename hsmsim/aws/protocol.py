@@ -21,7 +21,7 @@ it (its ``resolved_protocol``), so boto3 speaks JSON 1.1 to both services and mo
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,7 +63,7 @@ class _Service:
     outputs: dict[str, ShapeNode | None] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, model: ServiceModel) -> _Service:
+    def build(cls, model: ServiceModel, enum_orders: Mapping[str, Sequence[str]] | None = None) -> _Service:
         operations = {name: model.operation_model(name) for name in model.operation_names}
         message_members: dict[str, str] = {}
         for shape in model.error_shapes:
@@ -73,7 +73,7 @@ class _Service:
                 code = shape.metadata.get("error", {}).get("code")
                 if code:
                     message_members[code] = member
-        return cls(model, ShapeCompiler(model), operations, message_members)
+        return cls(model, ShapeCompiler(model, enum_orders), operations, message_members)
 
     def input_node(self, operation: OperationModel) -> ShapeNode | None:
         try:
@@ -101,10 +101,16 @@ class JsonProtocol:
 
     :param service_models: the services to serve; each needs a distinct ``targetPrefix`` and must list
         ``json`` among its protocols.
+    :param enum_orders: per service name, shape name -> the order AWS lists that enum's values in validation
+        messages (see :func:`hsmsim.aws.shapes.ordered_enum`); model order otherwise.
     :raises ValueError: if a model has no target prefix, does not speak JSON, or reuses a prefix.
     """
 
-    def __init__(self, service_models: Iterable[ServiceModel]) -> None:
+    def __init__(
+        self,
+        service_models: Iterable[ServiceModel],
+        enum_orders: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
+    ) -> None:
         self._by_prefix: dict[str, _Service] = {}
         self._by_name: dict[str, _Service] = {}
         # Keyed by id(); the _Service holds the model, so the id cannot be reused while the entry exists.
@@ -117,7 +123,7 @@ class JsonProtocol:
                 raise ValueError(f"service model {model.service_name!r} does not support the json protocol")
             if prefix in self._by_prefix:
                 raise ValueError(f"target prefix {prefix!r} is used by two service models")
-            service = _Service.build(model)
+            service = _Service.build(model, (enum_orders or {}).get(model.service_name))
             self._by_prefix[prefix] = service
             self._by_name[model.service_name] = service
 

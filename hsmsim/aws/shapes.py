@@ -14,10 +14,14 @@ shape into a :class:`ShapeNode` tree holding exactly what the parser, validator 
 
 One :class:`ShapeCompiler` exists per service model; it memoizes nodes by shape name (plus any member-level
 trait overrides), so a shape shared by many operations is compiled once, and recursive shapes terminate.
+
+AWS lists enum values in validation messages in its own order, not the model's. A compiler may be given
+``enum_orders`` (shape name -> the order AWS was recorded using); :func:`ordered_enum` applies it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import regex
@@ -78,11 +82,23 @@ class ShapeNode:
     has_checks: bool = True
 
 
+def ordered_enum(model_values: Sequence[str], recorded: Sequence[str] | None) -> tuple[str, ...]:
+    """The enum values in AWS's recorded order; values the model has and the recording lacks (added later)
+    follow in model order, values the model no longer has are dropped."""
+    if not recorded:
+        return tuple(model_values)
+    known = set(model_values)
+    first = [value for value in recorded if value in known]
+    listed = set(first)
+    return (*first, *(value for value in model_values if value not in listed))
+
+
 class ShapeCompiler:
     """Compiles the shapes of one service model, memoizing nodes so shared shapes are compiled once."""
 
-    def __init__(self, service_model: ServiceModel) -> None:
+    def __init__(self, service_model: ServiceModel, enum_orders: Mapping[str, Sequence[str]] | None = None) -> None:
         self.service_model = service_model
+        self.enum_orders = enum_orders or {}
         self._memo: dict[tuple[str, str], ShapeNode] = {}
 
     def compile(self, shape: Shape | None) -> ShapeNode | None:
@@ -113,7 +129,7 @@ class ShapeCompiler:
         self._memo[key] = node
         enum = meta.get("enum")
         if enum:
-            node.enum = tuple(enum)
+            node.enum = ordered_enum(enum, self.enum_orders.get(shape.name))
             node.enum_set = frozenset(enum)
         pattern = meta.get("pattern")
         if pattern is not None and shape.type_name == "string":

@@ -15,7 +15,8 @@ them, collects every violation and raises one :class:`~hsmsim.aws.errors.Validat
 Rules, as AWS words them (each preceded by ``Member must``): ``not be null``, ``have length greater than or
 equal to N`` / ``less than or equal to N`` (strings in characters, blobs in bytes, lists and maps in
 entries), ``have value greater than or equal to N`` / ``less than or equal to N``, ``satisfy enum value set:
-[A, B]`` (values in model order), ``satisfy regular expression pattern: <pattern as in the model>``
+[A, B]`` (values in model order, or in AWS's recorded order where the service's compiler has one, see
+:func:`hsmsim.aws.shapes.ordered_enum`), ``satisfy regular expression pattern: <pattern as in the model>``
 (whole-string match, see :mod:`hsmsim.aws.patterns`).
 
 Paths use lowerCamelCase member names joined by ``.``; a list element is ``<list>.<1-based index>.member``

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 Hook = Callable[[Any, Any, datetime], None]
@@ -149,7 +149,8 @@ class Lifecycle:
         if target is None:
             if transition.on_enter is not None:
                 transition.on_enter(context, row, due_at)
-            session.delete(row)
+            if not inspect(row).was_deleted:  # the removal hook may have deleted (and flushed) it already
+                session.delete(row)
             return
         # The new state is entered at the moment the old one fell due, not when the catch-up runs.
         self.enter(row, target, due_at)

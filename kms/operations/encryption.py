@@ -165,7 +165,7 @@ class EncryptionOperations(OperationsBase):
             raise IncorrectKeyException(INCORRECT_KEY_MESSAGE)
         view = requested
         if view is None:
-            view = self.resolver.view_by_id(header.account_id, ctx.region, header.key_id)
+            view = self.resolver.view_for_ciphertext(ctx, header.account_id, header.key_id)
             check_key_state(operation, view.arn, view.state)
         if view.spec is not KeySpec.SYMMETRIC_DEFAULT or header.material_id not in view.materials:
             raise InvalidCiphertextException()
