@@ -21,6 +21,7 @@ from kms.models import KmsKey
 from kms.operations.base import OperationsBase
 from kms.paging import DEFAULT_LIMIT, decode_marker, encode_marker
 from kms.policies import default_policy, validate_policy
+from kms.rotation import resume_rotation
 from kms.tagging import put_tags, validate_tags
 
 DEFAULT_PENDING_WINDOW_DAYS = 30
@@ -151,6 +152,7 @@ class KeyOperations(OperationsBase):
         self.require_customer_managed(key)
         if key.state is KeyState.DISABLED:
             key.state = KeyState.ENABLED
+            resume_rotation(self.session, key, self.now())
 
     def disable_key(self, ctx: RequestContext, *, key_id: str) -> None:
         key = self.key_row(ctx, key_id, "DisableKey")
