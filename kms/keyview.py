@@ -46,6 +46,10 @@ class KeyView:
     """The KeyMetadata response member."""
     fresh_until: datetime | None
     custom_key_store_id: str | None = None
+    policy: str = ""
+    """The key policy (evaluated per caller and operation by kms.resolver)."""
+    allowed: set[tuple[str, str]] = field(default_factory=set, repr=False)
+    """(caller account, operation) pairs the policy was found to allow."""
     _aeads: dict[str, AESGCM] = field(default_factory=dict, repr=False)
     _private: dict[str, PrivateKey] = field(default_factory=dict, repr=False)
 

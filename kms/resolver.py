@@ -14,7 +14,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hsmsim.aws.context import RequestContext
-from kms.enums import KeyManager
 from kms.identifiers import IdentifierKind, KeyReference, alias_not_found, key_not_found, parse_key_reference
 from kms.keyview import KeyView, NeedsUnitOfWork
 from kms.materials import unwrap_usable
@@ -64,11 +63,21 @@ class KeyResolver:
 
     @staticmethod
     def authorize(ctx: RequestContext, key: KmsKey) -> None:
-        """The key policy decides for callers from another account, and for the owner of an AWS managed key
-        (whose policy lets it use and read the key, not manage it): ``AccessDeniedException`` otherwise."""
-        if key.account_id != ctx.account_id or key.key_manager is KeyManager.AWS:
-            authorize(key.policy, caller_account=ctx.account_id, key_arn=key.arn, key_account=key.account_id,
-                      region=key.region, operation=ctx.operation)
+        """The key policy decides (https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html):
+        ``AccessDeniedException`` unless it lets the caller (an account's root) run the operation."""
+        authorize(key.policy, caller_account=ctx.account_id, key_arn=key.arn, key_account=key.account_id,
+                  region=key.region, operation=ctx.operation)
+
+    @staticmethod
+    def authorize_view(ctx: RequestContext, view: KeyView) -> None:
+        """:meth:`authorize` for a cached key; an allowed (caller, operation) is remembered with the view, which
+        is dropped whenever the policy changes."""
+        decision = (ctx.account_id, ctx.operation)
+        if decision in view.allowed:
+            return
+        authorize(view.policy, caller_account=ctx.account_id, key_arn=view.arn, key_account=view.account_id,
+                  region=view.region, operation=ctx.operation)
+        view.allowed.add(decision)
 
     def row_by_id(self, account_id: str, region: str, key_id: str) -> KmsKey:
         key = self.session.scalar(select(KmsKey).where(
@@ -83,18 +92,13 @@ class KeyResolver:
         """The key ``raw`` names, as an in-memory view (cached)."""
         cache = self._runtime.cache
         ref = self.reference(ctx, raw, allow_alias=allow_alias)
-        if ref.account_id != ctx.account_id:  # the key policy decides: read it from the database
-            key = self.row(ctx, raw, allow_alias=allow_alias)
-            return self.view_by_id(key.account_id, key.region, key.key_id)
         key_id = ref.name if ref.kind is IdentifierKind.KEY else cache.key_id_of(ref.account_id, ref.region, ref.name)
-        if key_id is not None:
-            found = self._fresh(cache.view(ref.account_id, ref.region, key_id))
-            if found is not None:
-                return found
-        generation = cache.generation
-        key = self.row_by_id(ref.account_id, ref.region, self.key_id_of(ref))
-        view = self.build(key)
-        cache.store(generation, view, names=(ref.name,) if ref.kind is IdentifierKind.ALIAS else ())
+        view = None if key_id is None else self._fresh(cache.view(ref.account_id, ref.region, key_id))
+        if view is None:
+            generation = cache.generation
+            view = self.build(self.row_by_id(ref.account_id, ref.region, self.key_id_of(ref)))
+            cache.store(generation, view, names=(ref.name,) if ref.kind is IdentifierKind.ALIAS else ())
+        self.authorize_view(ctx, view)
         return view
 
     def view_by_id(self, account_id: str, region: str, key_id: str) -> KeyView:
@@ -109,11 +113,10 @@ class KeyResolver:
         return view
 
     def view_for_ciphertext(self, ctx: RequestContext, account_id: str, key_id: str) -> KeyView:
-        """The key a ciphertext header names, in the caller's region; another account's key only if its key
-        policy lets the caller use it (checked in the database)."""
-        if account_id != ctx.account_id:
-            self.authorize(ctx, self.row_by_id(account_id, ctx.region, key_id))
-        return self.view_by_id(account_id, ctx.region, key_id)
+        """The key a ciphertext header names, in the caller's region, if its key policy lets the caller use it."""
+        view = self.view_by_id(account_id, ctx.region, key_id)
+        self.authorize_view(ctx, view)
+        return view
 
     def build(self, key: KmsKey) -> KeyView:
         session = self.session
@@ -133,6 +136,7 @@ class KeyResolver:
             metadata=key_metadata(session, key),
             fresh_until=min(due) if due else None,
             custom_key_store_id=key.custom_key_store_id,
+            policy=key.policy,
         )
 
     def _fresh(self, view: KeyView | None) -> KeyView | None:

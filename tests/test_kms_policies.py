@@ -107,13 +107,30 @@ def test_lockout_safety_check(kms: Any, statements: list[dict[str, Any]], locks_
     document = policy(*statements)
     if not locks_out:
         kms.put_key_policy(KeyId=key_id, Policy=document)
-        assert kms.get_key_policy(KeyId=key_id)["Policy"] == document
+        kms.put_key_policy(KeyId=key_id, Policy=before)  # the owner can still change it
+        assert kms.get_key_policy(KeyId=key_id)["Policy"] == before
         return
     assert error_of(kms.put_key_policy, KeyId=key_id, Policy=document) == (
         "MalformedPolicyDocumentException", LOCKOUT, 400)
     assert kms.get_key_policy(KeyId=key_id)["Policy"] == before
     kms.put_key_policy(KeyId=key_id, Policy=document, BypassPolicyLockoutSafetyCheck=True)
-    assert kms.get_key_policy(KeyId=key_id)["Policy"] == document
+    # As AWS warns, the owner locked itself out: the policy can no longer be changed.
+    code, message, _ = error_of(kms.put_key_policy, KeyId=key_id, Policy=before)
+    assert code == "AccessDeniedException" and "kms:PutKeyPolicy" in message
+
+
+def test_create_key_runs_the_lockout_check(kms: Any) -> None:
+    locked = policy(allow({"AWS": ROOT}, ["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey"]))
+    assert error_of(kms.create_key, Policy=locked) == ("MalformedPolicyDocumentException", LOCKOUT, 400)
+    assert kms.list_keys()["Keys"] == []
+    key_id = kms.create_key(Policy=locked, BypassPolicyLockoutSafetyCheck=True)["KeyMetadata"]["KeyId"]
+    blob = kms.encrypt(KeyId=key_id, Plaintext=b"allowed")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"allowed"
+    for call, kwargs in ((kms.disable_key, {}), (kms.generate_data_key, {"KeySpec": "AES_256"}),
+                         (kms.get_key_policy, {})):
+        code, message, _ = error_of(call, KeyId=key_id, **kwargs)
+        assert code == "AccessDeniedException" and key_id in message
+    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
 
 
 def test_policies_of_keys_in_any_state(kms: Any) -> None:

@@ -20,7 +20,7 @@ from kms.metadata import family, key_metadata
 from kms.models import KmsKey
 from kms.operations.base import OperationsBase
 from kms.paging import DEFAULT_LIMIT, decode_marker, encode_marker
-from kms.policies import default_policy, validate_policy
+from kms.policies import check_lockout, default_policy, validate_policy
 from kms.rotation import resume_rotation
 from kms.tagging import put_tags, validate_tags
 
@@ -102,6 +102,8 @@ class KeyOperations(OperationsBase):
             raise UnsupportedOperationException(f"Multi-Region keys cannot have origin {key_origin.value}.")
         if policy is not None:
             validate_policy(policy)
+            if not bypass_policy_lockout_safety_check:
+                check_lockout(policy, ctx.account_id, ctx.region)
         validate_tags(tags or [])
         if key_origin is Origin.AWS_KMS and spec is not KeySpec.SYMMETRIC_DEFAULT:
             self.heavy()
