@@ -83,14 +83,16 @@ class ServerProcess:
         status, body = self.control("POST", "/_hsmsim/clock", {"advance_seconds": seconds})
         assert status == 200, body
 
-    def client(self, service: str, account: str = ACCOUNT, region: str = REGION) -> Any:
+    def client(self, service: str, account: str = ACCOUNT, region: str = REGION, *, validate: bool = True) -> Any:
+        """A boto3 client of ``account`` in ``region``; ``validate=False`` lets out-of-range values reach the
+        server (as AWS's recordings were made)."""
         return boto3.client(
             service,
             endpoint_url=self.url,
             region_name=region,
             aws_access_key_id=account,
             aws_secret_access_key="secret",
-            config=BotoConfig(retries={"max_attempts": 1, "mode": "standard"}),
+            config=BotoConfig(parameter_validation=validate, retries={"max_attempts": 1, "mode": "standard"}),
         )
 
     def tokens(self) -> dict[str, str]:

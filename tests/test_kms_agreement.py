@@ -14,12 +14,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_der_public_key,
 )
 
-
-def error_of(call: Any, **kwargs: Any) -> tuple[str, str, int]:
-    with pytest.raises(ClientError) as caught:
-        call(**kwargs)
-    err = caught.value.response
-    return err["Error"]["Code"], err["Error"].get("Message", ""), err["ResponseMetadata"]["HTTPStatusCode"]
+from tests.kms_helpers import error_of
 
 
 def new_key(kms: Any, spec: str, usage: str) -> str:

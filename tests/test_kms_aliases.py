@@ -8,19 +8,12 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from tests.conftest import ACCOUNT, REGION
+from tests.kms_helpers import error_of
 
 PREFIX_MESSAGE = ('Alias must start with the prefix "alias/". '
                   'Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html')
-
-
-def error_of(call: Any, **kwargs: Any) -> tuple[str, str, int]:
-    with pytest.raises(ClientError) as caught:
-        call(**kwargs)
-    err = caught.value.response
-    return err["Error"]["Code"], err["Error"].get("Message", ""), err["ResponseMetadata"]["HTTPStatusCode"]
 
 
 def alias_arn(name: str) -> str:

@@ -7,7 +7,14 @@ import os
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from kms.crypto.ciphertext import OVERHEAD, MalformedCiphertext, canonical_context, open_blob, read_header, seal
+from kms.crypto.ciphertext import (
+    OVERHEAD,
+    MalformedCiphertext,
+    canonical_context,
+    open_blob,
+    read_header,
+    seal,
+)
 
 ACCOUNT = "111122223333"
 KEY_IDS = ["1234abcd-12ab-34cd-56ef-1234567890ab", "mrk-" + "ab" * 16]

@@ -5,40 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
-from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mlkem, padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from tests.conftest import ACCOUNT, REGION
+from tests.kms_helpers import assert_invalid_ciphertext, error_of
 
 DRY_RUN = "The request would have succeeded, but the DryRun option is set."
 ONE_OF = "Please specify either number of bytes or key spec."
 RECIPIENT = {"KeyEncryptionAlgorithm": "RSAES_OAEP_SHA_256", "AttestationDocument": b"attestation"}
-
-
-def error_of(call: Any, **kwargs: Any) -> tuple[str, str, int]:
-    with pytest.raises(ClientError) as caught:
-        call(**kwargs)
-    err = caught.value.response
-    return err["Error"]["Code"], err["Error"].get("Message", ""), err["ResponseMetadata"]["HTTPStatusCode"]
-
-
-def assert_invalid_ciphertext(call: Any, **kwargs: Any) -> None:
-    with pytest.raises(ClientError) as caught:
-        call(**kwargs)
-    err = caught.value.response
-    assert err["Error"]["Code"] == "InvalidCiphertextException" and err["Error"]["Message"] == ""
-    assert "message" not in err
-
-
-def unvalidated_client(sim: Any) -> Any:
-    return boto3.client("kms", endpoint_url=sim.url, region_name=REGION, aws_access_key_id=ACCOUNT,
-                        aws_secret_access_key="secret",
-                        config=Config(parameter_validation=False, retries={"max_attempts": 1, "mode": "standard"}))
 
 
 # -- GenerateDataKey -----------------------------------------------------------------------------------------
@@ -83,7 +59,7 @@ def test_data_key_size_errors(sim: Any, kms: Any) -> None:
     for call in (kms.generate_data_key, kms.generate_data_key_without_plaintext):
         assert error_of(call, KeyId=key_id) == ("ValidationException", ONE_OF, 400)
         assert error_of(call, KeyId=key_id, KeySpec="AES_256", NumberOfBytes=32) == ("ValidationException", ONE_OF, 400)
-    raw = unvalidated_client(sim)
+    raw = sim.client("kms", validate=False)
     assert error_of(raw.generate_data_key, KeyId=key_id, NumberOfBytes=1025) == (
         "ValidationException", ("1 validation error detected: Value '1025' at 'numberOfBytes' failed to satisfy "
         "constraint: Member must have value less than or equal to 1024"), 400)
@@ -232,7 +208,7 @@ def test_generate_random_is_random(kms: Any) -> None:
 
 
 def test_generate_random_errors(sim: Any, kms: Any) -> None:
-    raw = unvalidated_client(sim)
+    raw = sim.client("kms", validate=False)
     assert error_of(raw.generate_random) == ("ValidationException", "NumberOfBytes is required.", 400)
     assert error_of(raw.generate_random, NumberOfBytes=0) == (
         "ValidationException", ("1 validation error detected: Value '0' at 'numberOfBytes' failed to satisfy "

@@ -6,44 +6,18 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
-from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from kms.crypto.ciphertext import HEADER_BYTES
 from tests.conftest import ACCOUNT, REGION
+from tests.kms_helpers import assert_invalid_ciphertext, error_of
 
 INCORRECT_KEY = "The key ID in the request does not identify a CMK that can perform this operation."
 DRY_RUN = "The request would have succeeded, but the DryRun option is set."
 ASYMMETRIC_CONTEXT = "EncryptionContext is not supported when encrypting/decrypting with asymmetric CMKs."
 OAEP_HASHES = {"RSAES_OAEP_SHA_1": hashes.SHA1, "RSAES_OAEP_SHA_256": hashes.SHA256}
-
-
-def error_of(call: Any, **kwargs: Any) -> tuple[str, str, int]:
-    with pytest.raises(ClientError) as caught:
-        call(**kwargs)
-    err = caught.value.response
-    return err["Error"]["Code"], err["Error"].get("Message", ""), err["ResponseMetadata"]["HTTPStatusCode"]
-
-
-def assert_invalid_ciphertext(call: Any, **kwargs: Any) -> None:
-    """InvalidCiphertextException carries no message at all (spec 0.2 item 4)."""
-    with pytest.raises(ClientError) as caught:
-        call(**kwargs)
-    err = caught.value.response
-    assert err["Error"]["Code"] == "InvalidCiphertextException"
-    assert err["Error"]["Message"] == "" and "message" not in err
-    assert err["ResponseMetadata"]["HTTPStatusCode"] == 400
-
-
-def unvalidated_client(sim: Any) -> Any:
-    """A client that lets out-of-range values reach the server (as the recordings did)."""
-    return boto3.client("kms", endpoint_url=sim.url, region_name=REGION, aws_access_key_id=ACCOUNT,
-                        aws_secret_access_key="secret",
-                        config=Config(parameter_validation=False, retries={"max_attempts": 1, "mode": "standard"}))
 
 
 def null_member(member: str) -> tuple[str, str, int]:
@@ -83,7 +57,7 @@ def test_largest_plaintext_and_the_recorded_size_errors(sim: Any, kms: Any) -> N
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
     blob = kms.encrypt(KeyId=key_id, Plaintext=b"x" * 4096)["CiphertextBlob"]
     assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"x" * 4096
-    raw = unvalidated_client(sim)
+    raw = sim.client("kms", validate=False)
     assert error_of(raw.encrypt, KeyId=key_id, Plaintext=b"x" * 4268) == (
         "ValidationException", ("1 validation error detected: Value at 'plaintext' failed to satisfy constraint: "
         "Member must have length less than or equal to 4096"), 400)

@@ -10,21 +10,14 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from tests.conftest import ACCOUNT, REGION
+from tests.kms_helpers import error_of
 
 USER = f"arn:aws:iam::{ACCOUNT}:user/exampleUser"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/adminRole"
 ISSUER = f"arn:aws:iam::{ACCOUNT}:root"
 OTHER_ACCOUNT = "444455556666"
-
-
-def error_of(call: Any, **kwargs: Any) -> tuple[str, str, int]:
-    with pytest.raises(ClientError) as caught:
-        call(**kwargs)
-    err = caught.value.response
-    return err["Error"]["Code"], err["Error"].get("Message", ""), err["ResponseMetadata"]["HTTPStatusCode"]
 
 
 def new_key(kms: Any, **kwargs: Any) -> dict[str, Any]:

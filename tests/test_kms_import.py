@@ -18,17 +18,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import aes_key_wrap_with_padding
 
 from tests.conftest import ACCOUNT, REGION
+from tests.kms_helpers import error_of
 
 DAY = 86400
 NO_VALID_TO = "A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES"
 BLOB_IV = 12
-
-
-def error_of(call: Any, *args: Any, **kwargs: Any) -> tuple[str, str, int]:
-    with pytest.raises(ClientError) as caught:
-        call(*args, **kwargs)
-    err = caught.value.response
-    return err["Error"]["Code"], err["Error"].get("Message", ""), err["ResponseMetadata"]["HTTPStatusCode"]
 
 
 def wrap(public_key_der: bytes, algorithm: str, material: bytes) -> bytes:

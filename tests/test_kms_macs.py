@@ -8,16 +8,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.kms_helpers import error_of
+
 MESSAGE = b"some important message"
 SPECS = [("HMAC_224", "HMAC_SHA_224", 28), ("HMAC_256", "HMAC_SHA_256", 32), ("HMAC_384", "HMAC_SHA_384", 48),
          ("HMAC_512", "HMAC_SHA_512", 64)]
-
-
-def error_of(call: Any, **kwargs: Any) -> tuple[str, str, int]:
-    with pytest.raises(ClientError) as caught:
-        call(**kwargs)
-    err = caught.value.response
-    return err["Error"]["Code"], err["Error"].get("Message", ""), err["ResponseMetadata"]["HTTPStatusCode"]
 
 
 def hmac_key(kms: Any, spec: str) -> str:

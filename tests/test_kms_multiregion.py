@@ -8,23 +8,15 @@ import json
 from datetime import timedelta
 from typing import Any
 
-import pytest
-from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.conftest import ACCOUNT, REGION
+from tests.kms_helpers import error_of
 
 EU = "eu-west-1"
 AP = "ap-southeast-1"
 DAY = 86400
-
-
-def error_of(call: Any, **kwargs: Any) -> tuple[str, str, int]:
-    with pytest.raises(ClientError) as caught:
-        call(**kwargs)
-    err = caught.value.response
-    return err["Error"]["Code"], err["Error"].get("Message", ""), err["ResponseMetadata"]["HTTPStatusCode"]
 
 
 def arn_in(region: str, key_id: str) -> str:

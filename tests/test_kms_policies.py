@@ -7,21 +7,14 @@ import json
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from tests.conftest import ACCOUNT, REGION
+from tests.kms_helpers import error_of
 
 OTHER = "444455556666"
 ROOT = f"arn:aws:iam::{ACCOUNT}:root"
 OTHER_ROOT = f"arn:aws:iam::{OTHER}:root"
 LOCKOUT = "The new key policy will not allow you to update the key policy in the future."
-
-
-def error_of(call: Any, **kwargs: Any) -> tuple[str, str, int]:
-    with pytest.raises(ClientError) as caught:
-        call(**kwargs)
-    err = caught.value.response
-    return err["Error"]["Code"], err["Error"].get("Message", ""), err["ResponseMetadata"]["HTTPStatusCode"]
 
 
 def policy(*statements: dict[str, Any]) -> str:

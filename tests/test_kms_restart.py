@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import ServerProcess
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from conftest import ServerProcess
 
 from kms.crypto.ciphertext import HEADER_BYTES, IV_BYTES
+
 
 @pytest.fixture
 def own_server(tmp_path: Path) -> Iterator[ServerProcess]:

@@ -6,24 +6,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.conftest import ACCOUNT, REGION
+from tests.kms_helpers import error_of
 
 DAY = 86400
 ON_DEMAND_LIMIT = 25
 LIMIT_MESSAGE = ("The on-demand rotations limit has been reached for the given keyId. "
                  "No more on-demand rotations can be performed for this key: {arn}")
-
-
-def error_of(call: Any, **kwargs: Any) -> tuple[str, str, int]:
-    with pytest.raises(ClientError) as caught:
-        call(**kwargs)
-    err = caught.value.response
-    return err["Error"]["Code"], err["Error"].get("Message", ""), err["ResponseMetadata"]["HTTPStatusCode"]
 
 
 def assert_unsupported_without_message(call: Any, **kwargs: Any) -> None:
@@ -33,13 +25,6 @@ def assert_unsupported_without_message(call: Any, **kwargs: Any) -> None:
     err = caught.value.response
     assert err["Error"]["Code"] == "UnsupportedOperationException"
     assert err["Error"]["Message"] == "" and "message" not in err
-
-
-def unvalidated_client(sim: Any) -> Any:
-    """A client that lets out-of-range values reach the server."""
-    return boto3.client("kms", endpoint_url=sim.url, region_name=REGION, aws_access_key_id=ACCOUNT,
-                        aws_secret_access_key="secret",
-                        config=Config(parameter_validation=False, retries={"max_attempts": 1, "mode": "standard"}))
 
 
 def current_material(kms: Any, key_id: str) -> str:
@@ -231,7 +216,7 @@ def test_rotation_errors(sim: Any, kms: Any) -> None:
 
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
     for days, bound in ((89, "greater than or equal to 90"), (2561, "less than or equal to 2560")):
-        assert error_of(unvalidated_client(sim).enable_key_rotation, KeyId=key_id, RotationPeriodInDays=days) == (
+        assert error_of(sim.client("kms", validate=False).enable_key_rotation, KeyId=key_id, RotationPeriodInDays=days) == (
             "ValidationException", f"1 validation error detected: Value '{days}' at 'rotationPeriodInDays' failed to "
             f"satisfy constraint: Member must have value {bound}", 400)
     assert error_of(kms.list_key_rotations, KeyId=key_id, IncludeKeyMaterial="INVALID_VALUE") == (

@@ -24,17 +24,11 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from kms.crypto import ed25519ph
 from tests.conftest import ACCOUNT, REGION
+from tests.kms_helpers import error_of
 
 MESSAGE = b"the message KMS signs"
 HASHES = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
 RSA_ALGORITHMS = [f"RSASSA_{kind}_SHA_{bits}" for kind in ("PSS", "PKCS1_V1_5") for bits in ("256", "384", "512")]
-
-
-def error_of(call: Any, **kwargs: Any) -> tuple[str, str, int]:
-    with pytest.raises(ClientError) as caught:
-        call(**kwargs)
-    err = caught.value.response
-    return err["Error"]["Code"], err["Error"].get("Message", ""), err["ResponseMetadata"]["HTTPStatusCode"]
 
 
 def body_of_error(call: Any, **kwargs: Any) -> dict[str, Any]:

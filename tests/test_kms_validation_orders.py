@@ -8,9 +8,9 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config as BotoConfig
-from botocore.exceptions import ClientError
 
 from tests.conftest import ACCOUNT, REGION
+from tests.kms_helpers import error_of
 
 
 @pytest.fixture
@@ -25,13 +25,6 @@ def enum_error(value: str, member: str, values: str) -> tuple[str, str, int]:
     message = (f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: "
                f"Member must satisfy enum value set: [{values}]")
     return ("ValidationException", message, 400)
-
-
-def error_of(call: Any, **kwargs: Any) -> tuple[str, str, int]:
-    with pytest.raises(ClientError) as caught:
-        call(**kwargs)
-    err = caught.value.response
-    return err["Error"]["Code"], err["Error"].get("Message", ""), err["ResponseMetadata"]["HTTPStatusCode"]
 
 
 def test_key_spec_and_key_usage(raw_kms: Any) -> None:
