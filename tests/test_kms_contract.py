@@ -1,9 +1,12 @@
 """The KMS service against the pinned botocore model: every operation implemented, enums and errors identical,
 and the key-state table covering every operation that takes a key."""
 
-import pytest
+import inspect
 
-from hsmsim.aws.dispatch import missing_operations
+import pytest
+from botocore import xform_name
+
+from hsmsim.aws.dispatch import method_name, missing_operations
 from hsmsim.aws.spec import load_service_model
 from kms import enums
 from kms.errors import kms_error_classes
@@ -16,6 +19,16 @@ MODEL = load_service_model("kms")
 def test_every_operation_of_the_model_has_a_method():
     assert len(MODEL.operation_names) == 56
     assert missing_operations(KMSService, MODEL) == []
+
+
+@pytest.mark.parametrize("operation", MODEL.operation_names)
+def test_every_input_member_is_a_parameter(operation):
+    """A member the method does not take would be a TypeError (a 500) the day a client sends it."""
+    parameters = inspect.signature(getattr(KMSService, method_name(operation))).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return
+    members = MODEL.operation_model(operation).input_shape.members
+    assert [m for m in members if xform_name(m) not in parameters] == []
 
 
 @pytest.mark.parametrize(

@@ -146,3 +146,12 @@ def test_update_description_and_last_usage(kms: Any) -> None:
 def test_custom_key_store_operations_say_unsupported(kms: Any) -> None:
     code, message, status = error_of(kms.describe_custom_key_stores)
     assert (code, status) == ("UnsupportedOperationException", 400) and "custom key stores" in message
+
+
+def test_list_keys_resource_owners(kms: Any) -> None:
+    """No AWS RAM here: OTHER_ACCOUNTS_VIA_RAM adds no keys; SELF (the default) lists the account's own."""
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    assert [k["KeyId"] for k in kms.list_keys(ResourceOwners=["SELF"])["Keys"]] == [key_id]
+    assert [k["KeyId"] for k in kms.list_keys(ResourceOwners=["SELF", "OTHER_ACCOUNTS_VIA_RAM"])["Keys"]] == [key_id]
+    assert kms.list_keys(ResourceOwners=["OTHER_ACCOUNTS_VIA_RAM"]) | {"ResponseMetadata": None} == {
+        "Keys": [], "Truncated": False, "ResponseMetadata": None}

@@ -133,7 +133,20 @@ class KeyOperations(OperationsBase):
         view = self.resolver.view(ctx, key_id, allow_alias=True)
         return {"KeyMetadata": view.metadata}
 
-    def list_keys(self, ctx: RequestContext, *, limit: int | None = None, marker: str | None = None) -> dict[str, Any]:
+    def list_keys(
+        self,
+        ctx: RequestContext,
+        *,
+        limit: int | None = None,
+        marker: str | None = None,
+        resource_owners: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """https://docs.aws.amazon.com/kms/latest/APIReference/API_ListKeys.html — ``ResourceOwners``
+        ``OTHER_ACCOUNTS_VIA_RAM`` lists keys shared through AWS RAM; there is no RAM here, so it adds none."""
+        if resource_owners is not None and "SELF" not in resource_owners:
+            if marker is not None:
+                raise InvalidMarkerException("The marker is invalid.")
+            return {"Keys": [], "Truncated": False}
         after = decode_marker(marker) or 0
         if not isinstance(after, int):
             raise InvalidMarkerException("The marker is invalid.")
