@@ -11,7 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kms.enums import KeyState
-from kms.errors import DisabledException, KMSError, KMSInvalidStateException, UnsupportedOperationException
+from kms.errors import (
+    DisabledException,
+    KMSError,
+    KMSInvalidStateException,
+    UnsupportedOperationException,
+)
 
 _COLUMNS = (
     KeyState.ENABLED,

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kms.crypto.specs import PrivateKey, load_private_key
 from kms.enums import KeyManager, KeySpec, KeyState, KeyUsage, Origin
+from kms.grantrules import GrantRule
 
 
 class NeedsUnitOfWork(Exception):
@@ -48,6 +49,8 @@ class KeyView:
     custom_key_store_id: str | None = None
     policy: str = ""
     """The key policy (evaluated per caller and operation by kms.resolver)."""
+    grants: tuple[GrantRule, ...] = ()
+    """The key's grants, as authorizations (kms.grantrules)."""
     allowed: set[tuple[str, str]] = field(default_factory=set, repr=False)
     """(caller account, operation) pairs the policy was found to allow."""
     _aeads: dict[str, AESGCM] = field(default_factory=dict, repr=False)

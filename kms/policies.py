@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from fnmatch import fnmatchcase
 from typing import Any
 
 from hsmsim.aws.errors import AccessDeniedException
 from kms.errors import MalformedPolicyDocumentException
+from kms.grantrules import GrantRule
 from kms.identifiers import partition
 
 DEFAULT_POLICY_NAME = "default"
@@ -38,6 +39,9 @@ CROSS_ACCOUNT_OPERATIONS = frozenset({
     "Verify", "VerifyMac", "Encapsulate", "Decapsulate",
 })
 """Operations whose API page says "Cross-account use: Yes"; every other one refuses another account's key."""
+
+RE_ENCRYPT_ACTIONS = frozenset({"ReEncryptFrom", "ReEncryptTo"})
+"""The two halves of ReEncrypt, authorized as actions of their own (like kms:ReEncryptFrom in a policy)."""
 
 NOT_KEY_POLICY_OPERATIONS = frozenset({"RetireGrant"})
 """Authorized by something other than the key policy (a grant's retiring principal)."""
@@ -123,23 +127,29 @@ def _principals_well_formed(principal: Any) -> bool:
 
 
 def authorize(policy: str, *, caller_account: str, key_arn: str, key_account: str, region: str,
-              operation: str) -> None:
-    """Raise AWS's ``AccessDeniedException`` unless the key policy lets the caller's account run ``operation``.
+              operation: str, grants: Callable[[], Iterable[GrantRule]] = tuple,
+              context: Mapping[str, str] | None = None) -> bool:
+    """Raise AWS's ``AccessDeniedException`` unless the key policy, or else a grant, lets the caller's account run
+    ``operation``. Returns whether the decision holds for any request of that caller and operation (a policy
+    Allow) rather than this request only (a grant, whose constraints depend on the encryption context).
 
     Another account's key is refused outright for operations AWS does not allow across accounts.
     """
     if operation in NOT_KEY_POLICY_OPERATIONS:
-        return
+        return True
     user = root_arn(caller_account, region)
     action = f"kms:{operation}"
     prefix = f"User: {user} is not authorized to perform: {action} on resource: {key_arn}"
-    if caller_account != key_account and operation not in CROSS_ACCOUNT_OPERATIONS:
+    if caller_account != key_account and operation not in CROSS_ACCOUNT_OPERATIONS | RE_ENCRYPT_ACTIONS:
         raise AccessDeniedException(f"{prefix} because no resource-based policy allows the {action} action")
     verdict = evaluate(policy, caller_account, region, operation)
     if verdict is False:
         raise AccessDeniedException(f"{prefix} with an explicit deny in a resource-based policy")
-    if verdict is None:
-        raise AccessDeniedException(f"{prefix} because no resource-based policy allows the {action} action")
+    if verdict is True:
+        return True
+    if any(rule.permits(caller_account, operation, context) for rule in grants()):
+        return False
+    raise AccessDeniedException(f"{prefix} because no resource-based policy allows the {action} action")
 
 
 def evaluate(policy: str, caller_account: str, region: str, operation: str) -> bool | None:

@@ -7,14 +7,21 @@ database session (the hot path on the event loop) a miss raises :class:`~kms.key
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hsmsim.aws.context import RequestContext
-from kms.identifiers import IdentifierKind, KeyReference, alias_not_found, key_not_found, parse_key_reference
+from kms.grantrules import grant_rules
+from kms.identifiers import (
+    IdentifierKind,
+    KeyReference,
+    alias_not_found,
+    key_not_found,
+    parse_key_reference,
+)
 from kms.keyview import KeyView, NeedsUnitOfWork
 from kms.materials import unwrap_usable
 from kms.metadata import key_metadata
@@ -61,23 +68,25 @@ class KeyResolver:
         self.authorize(ctx, key)
         return key
 
-    @staticmethod
-    def authorize(ctx: RequestContext, key: KmsKey) -> None:
-        """The key policy decides (https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html):
-        ``AccessDeniedException`` unless it lets the caller (an account's root) run the operation."""
+    def authorize(self, ctx: RequestContext, key: KmsKey) -> None:
+        """The key policy, or else a grant, decides
+        (https://docs.aws.amazon.com/kms/latest/developerguide/control-access.html): ``AccessDeniedException``
+        unless one lets the caller (an account's root) run the operation."""
         authorize(key.policy, caller_account=ctx.account_id, key_arn=key.arn, key_account=key.account_id,
-                  region=key.region, operation=ctx.operation)
+                  region=key.region, operation=ctx.operation, grants=lambda: grant_rules(self.session, key.arn))
 
     @staticmethod
-    def authorize_view(ctx: RequestContext, view: KeyView) -> None:
-        """:meth:`authorize` for a cached key; an allowed (caller, operation) is remembered with the view, which
-        is dropped whenever the policy changes."""
-        decision = (ctx.account_id, ctx.operation)
+    def authorize_view(ctx: RequestContext, view: KeyView, action: str,
+                       context: Mapping[str, str] | None = None) -> None:
+        """:meth:`authorize` for a cached key and one action (``ReEncryptFrom`` for ReEncrypt's source). A policy
+        Allow for (caller, action) is remembered with the view, which is dropped whenever the policy or a grant
+        changes; a grant is checked per request (its constraints depend on the encryption context)."""
+        decision = (ctx.account_id, action)
         if decision in view.allowed:
             return
-        authorize(view.policy, caller_account=ctx.account_id, key_arn=view.arn, key_account=view.account_id,
-                  region=view.region, operation=ctx.operation)
-        view.allowed.add(decision)
+        if authorize(view.policy, caller_account=ctx.account_id, key_arn=view.arn, key_account=view.account_id,
+                     region=view.region, operation=action, grants=lambda: view.grants, context=context):
+            view.allowed.add(decision)
 
     def row_by_id(self, account_id: str, region: str, key_id: str) -> KmsKey:
         key = self.session.scalar(select(KmsKey).where(
@@ -88,8 +97,10 @@ class KeyResolver:
 
     # -- views ---------------------------------------------------------------------------------------------
 
-    def view(self, ctx: RequestContext, raw: str, *, allow_alias: bool = True) -> KeyView:
-        """The key ``raw`` names, as an in-memory view (cached)."""
+    def view(self, ctx: RequestContext, raw: str, *, allow_alias: bool = True, action: str | None = None,
+             context: Mapping[str, str] | None = None) -> KeyView:
+        """The key ``raw`` names, as an in-memory view (cached), if the caller may run ``action`` (default: the
+        request's operation) with it."""
         cache = self._runtime.cache
         ref = self.reference(ctx, raw, allow_alias=allow_alias)
         key_id = ref.name if ref.kind is IdentifierKind.KEY else cache.key_id_of(ref.account_id, ref.region, ref.name)
@@ -98,7 +109,7 @@ class KeyResolver:
             generation = cache.generation
             view = self.build(self.row_by_id(ref.account_id, ref.region, self.key_id_of(ref)))
             cache.store(generation, view, names=(ref.name,) if ref.kind is IdentifierKind.ALIAS else ())
-        self.authorize_view(ctx, view)
+        self.authorize_view(ctx, view, action or ctx.operation, context)
         return view
 
     def view_by_id(self, account_id: str, region: str, key_id: str) -> KeyView:
@@ -112,10 +123,11 @@ class KeyResolver:
         cache.store(generation, view)
         return view
 
-    def view_for_ciphertext(self, ctx: RequestContext, account_id: str, key_id: str) -> KeyView:
-        """The key a ciphertext header names, in the caller's region, if its key policy lets the caller use it."""
+    def view_for_ciphertext(self, ctx: RequestContext, account_id: str, key_id: str, action: str,
+                            context: Mapping[str, str] | None) -> KeyView:
+        """The key a ciphertext header names, in the caller's region, if the caller may run ``action`` with it."""
         view = self.view_by_id(account_id, ctx.region, key_id)
-        self.authorize_view(ctx, view)
+        self.authorize_view(ctx, view, action, context)
         return view
 
     def build(self, key: KmsKey) -> KeyView:
@@ -137,6 +149,7 @@ class KeyResolver:
             fresh_until=min(due) if due else None,
             custom_key_store_id=key.custom_key_store_id,
             policy=key.policy,
+            grants=grant_rules(session, key.arn),
         )
 
     def _fresh(self, view: KeyView | None) -> KeyView | None:

@@ -15,10 +15,10 @@ from sqlalchemy import delete, select
 from hsmsim.config import Delay
 from hsmsim.core.lifecycle import Timer, Transition
 from kms.enums import KeyState
+from kms.imports import expire_imported_material
 from kms.materials import remove_family_materials
 from kms.models import KmsAlias, KmsGrant, KmsImportToken, KmsKey
 from kms.rotation import rotate_automatically
-from kms.imports import expire_imported_material
 from kms.runtime import Step
 from kms.tagging import remove_all_tags
 

@@ -290,3 +290,54 @@ def test_grants_survive_pending_deletion_and_go_with_the_key(sim: Any, kms: Any)
     assert error_of(kms.list_grants, KeyId=key["KeyId"])[0] == "NotFoundException"
     assert kms.list_retirable_grants(RetiringPrincipal=ROLE)["Grants"] == []
     assert error_of(kms.retire_grant, GrantToken=grant["GrantToken"])[0] == "NotFoundException"
+
+
+def test_a_grant_lets_another_account_use_the_key_within_its_constraints(sim: Any, kms: Any) -> None:
+    """Grants are an authorization: the key policy does not name the other account, the grant does."""
+    key = new_key(kms)
+    other = sim.client("kms", account=OTHER_ACCOUNT)
+    mine = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"for them", EncryptionContext={"team": "blue", "x": "1"})
+    code, message, _ = error_of(other.decrypt, CiphertextBlob=mine["CiphertextBlob"],
+                                EncryptionContext={"team": "blue", "x": "1"})
+    assert code == "AccessDeniedException" and "kms:Decrypt" in message
+    grant = kms.create_grant(KeyId=key["KeyId"], GranteePrincipal=f"arn:aws:iam::{OTHER_ACCOUNT}:role/app",
+                             Operations=["Decrypt", "Encrypt"],
+                             Constraints={"EncryptionContextSubset": {"team": "blue"}})
+    opened = other.decrypt(CiphertextBlob=mine["CiphertextBlob"], EncryptionContext={"team": "blue", "x": "1"})
+    assert opened["Plaintext"] == b"for them" and opened["KeyId"] == key["Arn"]
+    theirs = other.encrypt(KeyId=key["Arn"], Plaintext=b"back", EncryptionContext={"team": "blue"})
+    assert kms.decrypt(CiphertextBlob=theirs["CiphertextBlob"], EncryptionContext={"team": "blue"})[
+        "Plaintext"] == b"back"
+    # Outside the constraint, or an operation the grant does not list: still denied.
+    assert error_of(other.encrypt, KeyId=key["Arn"], Plaintext=b"x", EncryptionContext={"team": "red"})[0] == (
+        "AccessDeniedException")
+    assert error_of(other.generate_data_key, KeyId=key["Arn"], KeySpec="AES_256",
+                    EncryptionContext={"team": "blue"})[0] == "AccessDeniedException"
+    kms.revoke_grant(KeyId=key["KeyId"], GrantId=grant["GrantId"])
+    assert error_of(other.encrypt, KeyId=key["Arn"], Plaintext=b"x", EncryptionContext={"team": "blue"})[0] == (
+        "AccessDeniedException")
+
+
+def test_context_equals_needs_exactly_that_context(sim: Any, kms: Any) -> None:
+    key = new_key(kms)
+    other = sim.client("kms", account=OTHER_ACCOUNT)
+    kms.create_grant(KeyId=key["KeyId"], GranteePrincipal=OTHER_ACCOUNT, Operations=["GenerateDataKey"],
+                     Constraints={"EncryptionContextEquals": {"app": "billing"}})
+    made = other.generate_data_key(KeyId=key["Arn"], KeySpec="AES_256", EncryptionContext={"app": "billing"})
+    assert len(made["Plaintext"]) == 32
+    for context in ({}, {"app": "billing", "extra": "1"}, {"app": "Billing"}):
+        assert error_of(other.generate_data_key, KeyId=key["Arn"], KeySpec="AES_256",
+                        EncryptionContext=context)[0] == "AccessDeniedException"
+
+
+def test_a_grant_keeps_the_owner_working_when_the_policy_does_not(kms: Any) -> None:
+    """With a key policy that no longer allows Encrypt to the account (set past the lockout check), a grant
+    to a principal of the account still does."""
+    key = new_key(kms)
+    only_admin = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": ISSUER}, "Resource": "*",
+        "Action": ["kms:PutKeyPolicy", "kms:CreateGrant", "kms:DescribeKey"]}]})
+    kms.put_key_policy(KeyId=key["KeyId"], Policy=only_admin)
+    assert error_of(kms.encrypt, KeyId=key["KeyId"], Plaintext=b"x")[0] == "AccessDeniedException"
+    kms.create_grant(KeyId=key["KeyId"], GranteePrincipal=ROLE, Operations=["Encrypt"])
+    assert kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x")["KeyId"] == key["Arn"]

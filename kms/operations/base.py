@@ -3,7 +3,7 @@ key-state table, and the checks AWS makes on every cryptographic call (key usage
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -56,9 +56,11 @@ class OperationsBase:
 
     # -- keys ----------------------------------------------------------------------------------------------
 
-    def key_for(self, ctx: RequestContext, key_id: str, operation: str, *, allow_alias: bool = True) -> KeyView:
-        """The key of a cryptographic operation, checked against the key-state table."""
-        view = self.resolver.view(ctx, key_id, allow_alias=allow_alias)
+    def key_for(self, ctx: RequestContext, key_id: str, operation: str, *, allow_alias: bool = True,
+                context: Mapping[str, str] | None = None) -> KeyView:
+        """The key of a cryptographic operation, if the key policy or a grant lets the caller run ``operation``
+        (with the request's encryption ``context``), checked against the key-state table."""
+        view = self.resolver.view(ctx, key_id, allow_alias=allow_alias, action=operation, context=context)
         check_key_state(operation, view.arn, view.state)
         return view
 

@@ -49,7 +49,7 @@ class DataKeyOperations(OperationsBase):
                   dry_run: bool | None, with_plaintext: bool) -> dict[str, Any]:
         self.check_grant_tokens(grant_tokens)
         size = data_key_size(number_of_bytes, key_spec)
-        view = self.key_for(ctx, key_id, operation)
+        view = self.key_for(ctx, key_id, operation, context=context)
         require_symmetric_encryption_key(view, operation)
         self.dry_run(dry_run)
         plaintext = os.urandom(size)
@@ -97,7 +97,7 @@ class DataKeyOperations(OperationsBase):
                        context: dict[str, str] | None, grant_tokens: list[str] | None, dry_run: bool | None,
                        with_plaintext: bool) -> dict[str, Any]:
         self.check_grant_tokens(grant_tokens)
-        view = self.key_for(ctx, key_id, operation)
+        view = self.key_for(ctx, key_id, operation, context=context)
         require_symmetric_encryption_key(view, operation)
         if not is_generatable(key_pair_spec):
             raise UnsupportedOperationException(

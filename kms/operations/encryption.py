@@ -131,7 +131,7 @@ class EncryptionOperations(OperationsBase):
         """DryRun with IGNORE_CIPHERTEXT: the named key must be able to decrypt; the ciphertext is not read."""
         if key_id is None:
             raise missing_member(member)
-        view = self.key_for(ctx, key_id, operation)
+        view = self.key_for(ctx, key_id, operation, context=context)
         check_encryption_key(view, algorithm, context, operation)
         return view
 
@@ -142,7 +142,7 @@ class EncryptionOperations(OperationsBase):
             return self._open_symmetric(ctx, blob, key_id, context, operation)
         if key_id is None:  # an RSA ciphertext names no key
             raise missing_member(member)
-        view = self.key_for(ctx, key_id, operation)
+        view = self.key_for(ctx, key_id, operation, context=context)
         check_encryption_key(view, algorithm, context, operation)
         self.heavy()
         try:
@@ -156,7 +156,7 @@ class EncryptionOperations(OperationsBase):
         """The blob names its key and material. A KeyId that names another key (of any kind) is
         IncorrectKeyException; a key the header names that does not exist is NotFoundException with AWS's
         message (the key was deleted, or the blob comes from another region)."""
-        requested = self.key_for(ctx, key_id, operation) if key_id is not None else None
+        requested = self.key_for(ctx, key_id, operation, context=context) if key_id is not None else None
         try:
             header = read_header(blob)
         except MalformedCiphertext:
@@ -165,7 +165,7 @@ class EncryptionOperations(OperationsBase):
             raise IncorrectKeyException(INCORRECT_KEY_MESSAGE)
         view = requested
         if view is None:
-            view = self.resolver.view_for_ciphertext(ctx, header.account_id, header.key_id)
+            view = self.resolver.view_for_ciphertext(ctx, header.account_id, header.key_id, operation, context)
             check_key_state(operation, view.arn, view.state)
         if view.spec is not KeySpec.SYMMETRIC_DEFAULT or header.material_id not in view.materials:
             raise InvalidCiphertextException()
@@ -190,7 +190,7 @@ class EncryptionOperations(OperationsBase):
     ) -> dict[str, Any]:
         self.check_grant_tokens(grant_tokens)
         algorithm = algorithm_of(encryption_algorithm)
-        view = self.key_for(ctx, key_id, "Encrypt")
+        view = self.key_for(ctx, key_id, "Encrypt", context=encryption_context)
         check_encryption_key(view, algorithm, encryption_context, "Encrypt")
         check_plaintext_size(view, algorithm, plaintext)
         self.dry_run(dry_run)
@@ -282,6 +282,6 @@ class EncryptionOperations(OperationsBase):
 
     def _destination(self, ctx: RequestContext, key_id: str, algorithm: EncryptionAlgorithm,
                      context: Mapping[str, str] | None) -> KeyView:
-        view = self.key_for(ctx, key_id, "ReEncryptTo")
+        view = self.key_for(ctx, key_id, "ReEncryptTo", context=context)
         check_encryption_key(view, algorithm, context, "ReEncryptTo")
         return view

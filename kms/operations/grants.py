@@ -1,9 +1,10 @@
 """CreateGrant, ListGrants, ListRetirableGrants, RetireGrant and RevokeGrant.
 
 https://docs.aws.amazon.com/kms/latest/developerguide/grants.html and the API pages of each operation. Grants are
-stored, listed, retired and revoked exactly as AWS does, and their tokens are validated wherever a request carries
-``GrantTokens``; but a grant is never *evaluated* to allow a request (only key policies are, kms.policies), and
-who may retire a grant is not checked.
+stored, listed, retired and revoked as AWS does, their tokens are validated wherever a request carries
+``GrantTokens``, and they authorize: where the key policy does not allow a caller, a grant to a principal of the
+caller's account does, for its operations and within its encryption-context constraints (kms.grantrules). Who
+may retire a grant is not checked.
 """
 
 from __future__ import annotations
