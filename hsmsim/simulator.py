@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Float, String, delete, select
+from sqlalchemy import Float, String, delete, func, select
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
 from hsmsim.aws.context import RequestContext
@@ -47,6 +47,7 @@ from kms.domainkey import DOMAIN_TOKEN_LABEL, DomainKey
 from kms.errors import KMSInternalException
 from kms.granttokens import GrantTokens
 from kms.keyview import KeyCache
+from kms.models import KmsKeyMaterial
 from kms.runtime import KMSRuntime
 from kms.runtime import Step as KmsStep
 from kms.service import KMSService
@@ -133,6 +134,7 @@ class Simulator:
             cache=KeyCache(),
             usage=LastUsage(),
         )
+        self._check_domain_key()
         # One unit of work at a time: SQLite has one writer, and the control plane is not a hot path.
         self._lock = threading.RLock()
         self.reconcile()
@@ -259,6 +261,17 @@ class Simulator:
                 vault.discard(backup_id)
             for partial in vault.root.glob("*.partial"):
                 vault.discard(partial.name)
+
+    def _check_domain_key(self) -> None:
+        """A new domain key beside stored key material means the ``hsmsim-kms`` token was lost: say so loudly
+        (every KMS call on those keys fails with KMSInternalException) instead of failing later, silently."""
+        if not self.kms.domain_key.created:
+            return
+        with self.sessions() as session:
+            stored = session.scalar(select(func.count()).select_from(KmsKeyMaterial))
+        if stored:
+            log.error("the KMS domain-key token was missing and has been re-created: %d stored key materials "
+                      "cannot be unwrapped any more (restore the data dir's tokens/ or reset)", stored)
 
     def close(self) -> None:
         with UnitOfWork(self.sessions) as uow:

@@ -32,6 +32,8 @@ class DomainKey:
     def __init__(self, hsm: SoftHSM) -> None:
         self._hsm = hsm
         serials = [s for s, label in hsm.tokens().items() if label == DOMAIN_TOKEN_LABEL]
+        self.created = not serials
+        """True when this start made a new domain key (material wrapped by an earlier one cannot be unwrapped)."""
         self.token_serial = serials[0] if serials else self._create()
 
     def _create(self) -> str:

@@ -9,16 +9,53 @@ Any committed KMS write (and any lifecycle step) clears the cache; a view also s
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from hsmsim.hsm import HSMError
 from kms.crypto.specs import PrivateKey, load_private_key
 from kms.enums import KeyManager, KeySpec, KeyState, KeyUsage, Origin
+from kms.errors import KMSInternalException
 from kms.grantrules import GrantRule
+
+
+class SealedMaterials(Mapping[str, bytes]):
+    """A key's material by id, still wrapped; unwrapped by the domain key on first use and then kept in memory.
+
+    Knowing which materials exist (``in``) needs no unwrap, so DescribeKey and the checks before any crypto never
+    touch the HSM; a material the domain key cannot unwrap is ``KMSInternalException``, AWS's HSM failure.
+    """
+
+    def __init__(self, wrapped: Mapping[str, bytes], unwrap: Callable[[str, bytes], bytes]) -> None:
+        self._wrapped = dict(wrapped)
+        self._unwrap = unwrap
+        self._plain: dict[str, bytes] = {}
+
+    def __getitem__(self, material_id: str) -> bytes:
+        plain = self._plain.get(material_id)
+        if plain is None:
+            try:
+                plain = self._unwrap(material_id, self._wrapped[material_id])
+            except HSMError as error:
+                raise KMSInternalException("The key material could not be unwrapped by the KMS domain key.") from error
+            self._plain[material_id] = plain
+        return plain
+
+    def __contains__(self, material_id: object) -> bool:
+        return material_id in self._wrapped
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._wrapped)
+
+    def __len__(self) -> int:
+        return len(self._wrapped)
+
+    def __repr__(self) -> str:  # never print material
+        return f"SealedMaterials({list(self._wrapped)})"
 
 
 class NeedsUnitOfWork(Exception):
@@ -42,7 +79,8 @@ class KeyView:
     state: KeyState
     current_material_id: str | None
     materials: Mapping[str, bytes]
-    """Plaintext material by material id (memory only), every version that can still decrypt."""
+    """Material by material id (plaintext only in memory, see SealedMaterials), every version that can still
+    decrypt."""
     metadata: dict[str, Any]
     """The KeyMetadata response member."""
     fresh_until: datetime | None

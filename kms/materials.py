@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from kms.domainkey import DomainKey
 from kms.enums import KeyMaterialState, RotationType
 from kms.identifiers import new_material_id
+from kms.keyview import SealedMaterials
 from kms.models import KmsKey, KmsKeyMaterial
 
 
@@ -61,9 +62,15 @@ def unwrap(domain_key: DomainKey, row: KmsKeyMaterial) -> bytes:
     return domain_key.unwrap(row.wrapped, wrapping_context(row.account_id, row.key_id, row.material_id))
 
 
-def unwrap_usable(session: Session, domain_key: DomainKey, key: KmsKey) -> dict[str, bytes]:
-    """Plaintext of every material of the key that still exists (deleted imported material has no bytes)."""
-    return {row.material_id: unwrap(domain_key, row) for row in materials_of(session, key) if row.wrapped is not None}
+def sealed_materials(session: Session, domain_key: DomainKey, key: KmsKey) -> SealedMaterials:
+    """Every material of the key that still exists (deleted imported material has no bytes), unwrapped lazily."""
+    wrapped = {row.material_id: row.wrapped for row in materials_of(session, key) if row.wrapped is not None}
+    account_id, key_id = key.account_id, key.key_id  # the view outlives the session: no ORM object inside
+
+    def unwrap_one(material_id: str, blob: bytes) -> bytes:
+        return domain_key.unwrap(blob, wrapping_context(account_id, key_id, material_id))
+
+    return SealedMaterials(wrapped, unwrap_one)
 
 
 def remove_family_materials(session: Session, account_id: str, key_id: str) -> None:

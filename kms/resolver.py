@@ -23,7 +23,7 @@ from kms.identifiers import (
     parse_key_reference,
 )
 from kms.keyview import KeyView, NeedsUnitOfWork
-from kms.materials import unwrap_usable
+from kms.materials import sealed_materials
 from kms.metadata import key_metadata
 from kms.models import KmsAlias, KmsKey
 from kms.policies import authorize
@@ -144,7 +144,7 @@ class KeyResolver:
             key_manager=key.key_manager,
             state=key.state,
             current_material_id=key.current_material_id,
-            materials=unwrap_usable(session, self._runtime.domain_key, key),
+            materials=sealed_materials(session, self._runtime.domain_key, key),
             metadata=key_metadata(session, key),
             fresh_until=min(due) if due else None,
             custom_key_store_id=key.custom_key_store_id,
