@@ -29,6 +29,6 @@ def test_concurrent_clients_do_not_crash_or_corrupt(sim):
         else:
             assert [h["HsmId"] for h in hsms] == [hsm_id] and hsm_id in tokens
             assert describe(client, cluster_id)["Certificates"]["ClusterCsr"].startswith("-----BEGIN CERTIFICATE REQUEST-----")
-    assert len(tokens) == 1 + 8  # the root CA token and the HSMs that were kept
+    assert len(tokens) == 2 + 8  # the root CA and KMS domain-key tokens, and the HSMs that were kept
     status, health = sim.control("GET", "/_hsmsim/health")
     assert status == 200 and health["status"] == "ok"

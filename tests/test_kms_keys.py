@@ -155,3 +155,14 @@ def test_list_keys_resource_owners(kms: Any) -> None:
     assert [k["KeyId"] for k in kms.list_keys(ResourceOwners=["SELF", "OTHER_ACCOUNTS_VIA_RAM"])["Keys"]] == [key_id]
     assert kms.list_keys(ResourceOwners=["OTHER_ACCOUNTS_VIA_RAM"]) | {"ResponseMetadata": None} == {
         "Keys": [], "Truncated": False, "ResponseMetadata": None}
+
+
+def test_reset_forgets_keys_and_their_cached_material(sim: Any, kms: Any) -> None:
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    blob = kms.encrypt(KeyId=key_id, Plaintext=b"before reset")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"before reset"  # the key is now cached
+    status, _ = sim.control("POST", "/_hsmsim/reset")
+    assert status == 200
+    assert kms.list_keys()["Keys"] == []
+    assert error_of(kms.decrypt, CiphertextBlob=blob)[0] == "NotFoundException"
+    assert error_of(kms.encrypt, KeyId=key_id, Plaintext=b"x")[0] == "NotFoundException"

@@ -24,7 +24,7 @@ def raw(sim, body: bytes, target: str | None, content_type="application/x-amz-js
 def test_health(sim):
     status, body = sim.control("GET", "/_hsmsim/health")
     assert status == 200
-    assert body["status"] == "ok" and body["services"] == ["cloudhsmv2"] and body["version"]
+    assert body["status"] == "ok" and body["services"] == ["cloudhsmv2", "kms"] and body["version"]
 
 
 def test_clock_moves_only_forward(sim):
@@ -46,7 +46,7 @@ def test_reset_wipes_clusters_and_tokens(sim, cloudhsm):
     status, _ = sim.control("POST", "/_hsmsim/reset")
     assert status == 200
     assert cloudhsm.describe_clusters()["Clusters"] == []
-    assert list(sim.tokens()) == ["hsmsim-roots"]
+    assert sorted(sim.tokens()) == ["hsmsim-kms", "hsmsim-roots"]  # the simulator's own tokens stay
     _, clock = sim.control("GET", "/_hsmsim/clock")
     assert abs(datetime.fromisoformat(clock["now"]).timestamp() - datetime.now().timestamp()) < 60
 
