@@ -299,3 +299,15 @@ def test_aws_managed_key_rotates_every_year(sim: Any, kms: Any) -> None:
     after = kms.describe_key(KeyId="alias/aws/sqs")["KeyMetadata"]["CurrentKeyMaterialId"]
     assert after != before and len(after) == 64
     assert kms.decrypt(CiphertextBlob=sealed)["Plaintext"] == b"queued"
+
+
+def test_aws_managed_keys_cannot_be_managed_by_their_account(kms: Any) -> None:
+    """Their key policy lets the account use and read them, not manage them (AccessDeniedException)."""
+    meta = kms.describe_key(KeyId="alias/aws/ebs")["KeyMetadata"]
+    assert meta["KeyManager"] == "AWS"
+    for call, kwargs in ((kms.disable_key, {}), (kms.enable_key, {}), (kms.schedule_key_deletion, {}),
+                         (kms.update_key_description, {"Description": "mine now"}),
+                         (kms.put_key_policy, {"Policy": "{}", "PolicyName": "default"})):
+        code, message, status = error_of(call, KeyId=meta["KeyId"], **kwargs)
+        assert (code, status) == ("AccessDeniedException", 400) and meta["Arn"] in message
+    assert kms.describe_key(KeyId=meta["KeyId"])["KeyMetadata"] == meta

@@ -164,27 +164,18 @@ class KeyOperations(OperationsBase):
 
     def enable_key(self, ctx: RequestContext, *, key_id: str) -> None:
         key = self.key_row(ctx, key_id, "EnableKey")
-        self.require_customer_managed(key)
         if key.state is KeyState.DISABLED:
             key.state = KeyState.ENABLED
             resume_rotation(self.session, key, self.now())
 
     def disable_key(self, ctx: RequestContext, *, key_id: str) -> None:
         key = self.key_row(ctx, key_id, "DisableKey")
-        self.require_customer_managed(key)
         if key.state is KeyState.ENABLED:
             key.state = KeyState.DISABLED
 
     def update_key_description(self, ctx: RequestContext, *, key_id: str, description: str) -> None:
         key = self.key_row(ctx, key_id, "UpdateKeyDescription")
-        self.require_customer_managed(key)
         key.description = description
-
-    @staticmethod
-    def require_customer_managed(key: KmsKey) -> None:
-        """AWS managed keys cannot be managed by their account."""
-        if key.key_manager is KeyManager.AWS:
-            raise UnsupportedOperationException(f"{key.arn} is an AWS managed key and cannot be modified.")
 
     # -- deletion --------------------------------------------------------------------------------------------
 
@@ -199,7 +190,6 @@ class KeyOperations(OperationsBase):
             raise ValidationException(f"1 validation error detected: Value '{days}' at 'pendingWindowInDays' "
                                       f"failed to satisfy constraint: Member must have value {bound}")
         key = self.key_row(ctx, key_id, "ScheduleKeyDeletion")
-        self.require_customer_managed(key)
         key.pending_window_days = days
         replicas = [r for r in family(self.session, key) if r.region != key.region] if key.multi_region else []
         is_primary = key.multi_region and key.region == key.primary_region
