@@ -40,9 +40,10 @@ from hsmsim.cloudhsm.transitions import TIMERS, TRANSITIONS
 from hsmsim.cloudhsm.vault import BackupVault
 from hsmsim.config import Config
 from hsmsim.core.clock import SimulatedClock
-from hsmsim.core.db import WROTE, Base, UnitOfWork, make_engine
+from hsmsim.core.db import Base, UnitOfWork, make_engine
 from hsmsim.core.lifecycle import Lifecycle
 from hsmsim.hsm import HSMError, SoftHSM
+from kms.cachesync import Touched, touched_in
 from kms.domainkey import DOMAIN_TOKEN_LABEL, DomainKey
 from kms.errors import KMSInternalException
 from kms.granttokens import GrantTokens
@@ -157,21 +158,23 @@ class Simulator:
                 raise CloudHsmInternalFailureException(f"The HSM could not complete {ctx.operation}: {error}") from error
 
     def _call_kms(self, ctx: RequestContext, request: ParsedRequest) -> Mapping[str, Any]:
-        wrote = False
+        touched = Touched()
         try:
             with self._lock, UnitOfWork(self.sessions) as uow:
                 self._apply_due(uow)
                 service = KMSService(self.kms, KmsStep(self.kms, uow))
                 result = invoke(service, request.operation_model, request.params, ctx)
                 uow.session.flush()
-                wrote = bool(uow.session.info.get(WROTE))
+                touched = touched_in(uow.session)
                 return result
         except HSMError as error:
             log.error("HSM failure in %s: %s", ctx.operation, error)
             raise KMSInternalException(f"The HSM could not complete {ctx.operation}.") from error
         finally:
-            if wrote:
+            if touched.everything:
                 self.kms.cache.invalidate()
+            elif touched:
+                self.kms.cache.forget(touched.families, touched.names)
 
     def call_from_memory(self, ctx: RequestContext, request: ParsedRequest, inline: bool) -> Mapping[str, Any]:
         """A read-only KMS operation served from the key cache, without the lock or the database.

@@ -2,8 +2,8 @@
 
 A :class:`KeyView` is built from the key's row and its unwrapped material (:mod:`kms.resolver`) and kept in the
 :class:`KeyCache`, so Encrypt, Decrypt, GenerateDataKey, Sign, … run without the database or the server lock.
-Any committed KMS write (and any lifecycle step) clears the cache; a view also stops being used at
-``fresh_until``, the first moment a timer or transition could change the key.
+A committed KMS write drops the views of the keys it touched (kms.cachesync; a lifecycle step drops all); a
+view also stops being used at ``fresh_until``, the first moment a timer or transition could change the key.
 """
 
 from __future__ import annotations
@@ -118,7 +118,8 @@ class KeyView:
 
 
 class KeyCache:
-    """Key views and resolved names per (account, region); cleared as a whole on any write.
+    """Key views and resolved names per (account, region); a committed write drops what it touched
+    (kms.cachesync), a lifecycle step everything.
 
     A reader that loaded a view from the database stores it only if no write committed meanwhile
     (``generation`` unchanged), so a stale view never outlives the write that made it stale.
@@ -149,6 +150,16 @@ class KeyCache:
             self.generation += 1
             self._views.clear()
             self._names.clear()
+
+    def forget(self, families: set[tuple[str, str]], names: bool) -> None:
+        """Drop the views of the keys ``families`` names ((account, key id), every region), and the resolved
+        alias names if ``names``; a reader that loaded anything meanwhile does not store it."""
+        with self._lock:
+            self.generation += 1
+            for scope in [s for s, view in self._views.items() if (view.account_id, view.key_id) in families]:
+                del self._views[scope]
+            if names:
+                self._names.clear()
 
     def __len__(self) -> int:
         return len(self._views)

@@ -10,30 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from types import TracebackType
-
 from datetime import UTC, datetime
+from types import TracebackType
 
 from sqlalchemy import DateTime, Engine, TypeDecorator, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 log = logging.getLogger(__name__)
-
-
-WROTE = "wrote"
-"""``session.info[WROTE]`` is true once the session flushed a change (readers of caches invalidate on it)."""
-
-
-@event.listens_for(Session, "after_flush")
-def _remember_write(session: Session, _context: object) -> None:
-    session.info[WROTE] = True
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _remember_bulk_write(state: object) -> None:
-    if getattr(state, "is_insert", False) or getattr(state, "is_update", False) or getattr(state, "is_delete", False):
-        state.session.info[WROTE] = True  # type: ignore[attr-defined]
 
 
 class Base(DeclarativeBase):
