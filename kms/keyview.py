@@ -160,6 +160,3 @@ class KeyCache:
                 del self._views[scope]
             if names:
                 self._names.clear()
-
-    def __len__(self) -> int:
-        return len(self._views)

@@ -57,11 +57,6 @@ def materials_of(session: Session, key: KmsKey) -> list[KmsKeyMaterial]:
         .order_by(KmsKeyMaterial.ordinal)))
 
 
-def unwrap(domain_key: DomainKey, row: KmsKeyMaterial) -> bytes:
-    assert row.wrapped is not None
-    return domain_key.unwrap(row.wrapped, wrapping_context(row.account_id, row.key_id, row.material_id))
-
-
 def sealed_materials(session: Session, domain_key: DomainKey, key: KmsKey) -> SealedMaterials:
     """Every material of the key that still exists (deleted imported material has no bytes), unwrapped lazily."""
     wrapped = {row.material_id: row.wrapped for row in materials_of(session, key) if row.wrapped is not None}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from kms.errors import TagException
@@ -54,10 +54,6 @@ def put_tags(session: Session, key_arn: str, tags: Sequence[dict[str, str]]) -> 
 def tags_of(session: Session, key_arn: str) -> list[dict[str, str]]:
     rows = session.scalars(select(KmsTag).where(KmsTag.key_arn == key_arn).order_by(KmsTag.position))
     return [{"TagKey": t.tag_key, "TagValue": t.tag_value} for t in rows]
-
-
-def count_tags(session: Session, key_arn: str) -> int:
-    return session.scalar(select(func.count()).select_from(KmsTag).where(KmsTag.key_arn == key_arn)) or 0
 
 
 def remove_all_tags(session: Session, key_arn: str) -> None:

@@ -31,10 +31,7 @@ class OperationsBase:
         self.runtime = runtime
         self._step = step
         self.inline = inline
-        self.resolver = KeyResolver(runtime, step.session if step else None, self._alias_fallback)
-
-    def _alias_fallback(self, session: Session, ref):  # type: ignore[no-untyped-def]
-        return self.alias_fallback(session, ref) if self.alias_fallback else None
+        self.resolver = KeyResolver(runtime, step.session if step else None, self.alias_fallback)
 
     @property
     def step(self) -> Step:
