@@ -35,6 +35,8 @@ class Delay(StrEnum):
     BACKUP_COPY = "backup_copy"
     KMS_REPLICATE = "kms_replicate"
     KMS_UPDATE_PRIMARY = "kms_update_primary"
+    KMS_CONNECT = "kms_connect"
+    KMS_DISCONNECT = "kms_disconnect"
 
 
 _REALISTIC = {
@@ -51,6 +53,9 @@ _REALISTIC = {
     # KMS: a replica key is Creating and an UpdatePrimaryRegion leaves both keys Updating for seconds to minutes.
     Delay.KMS_REPLICATE: timedelta(seconds=30),
     Delay.KMS_UPDATE_PRIMARY: timedelta(seconds=30),
+    # ConnectCustomKeyStore "can take up to 20 minutes" (KMS developer guide); disconnecting takes seconds.
+    Delay.KMS_CONNECT: timedelta(minutes=5),
+    Delay.KMS_DISCONNECT: timedelta(seconds=30),
 }
 
 DELAY_PROFILES: dict[DelayProfile, dict[str, timedelta]] = {

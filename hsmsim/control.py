@@ -7,6 +7,12 @@
 * ``GET  /_hsmsim/roots``: the simulated AWS CloudHSM and manufacturer root certificates (AWS publishes its
   real ones for the "verify HSM identity" procedure).
 
+* ``GET|POST|DELETE /_hsmsim/connection-faults``: custom key store connection failures whose cause AWS would have
+  outside KMS and CloudHSM (there is no EC2 here). POST ``{"cluster_id", "error": SUBNET_NOT_FOUND |
+  INSUFFICIENT_FREE_ADDRESSES_IN_SUBNET | NETWORK_ERRORS | INTERNAL_ERROR, "count"?: N}`` makes the next N
+  connections to that cluster (all, without ``count``) fail with that ConnectionErrorCode; DELETE
+  ``?cluster_id=`` clears them (all without it). In memory: a restart forgets them (kms.keystores.faults).
+
 What acts on a cluster's HSMs (``cluster activate``, login, users) is the data plane: :mod:`hsmsim.dataplane`.
 """
 
@@ -23,6 +29,8 @@ from hsmsim.appkeys import SIMULATOR
 from hsmsim.aws.errors import ServiceError, ValidationException
 from hsmsim.cloudhsm.certificates import to_pem
 from hsmsim.httpio import json_object_body, run_blocking
+from kms.enums import ConnectionErrorCode
+from kms.keystores.faults import INJECTABLE
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -66,7 +74,33 @@ def control_routes(health: Callable[[web.Application], dict[str, Any]]) -> list[
         await run_blocking(request.app, request.app[SIMULATOR].advance_clock, float(seconds))
         return _json(_clock_view(request))
 
+    async def get_faults(request: web.Request) -> web.Response:
+        return _json({"faults": [f.view() for f in request.app[SIMULATOR].kms.faults.list()]})
+
+    async def post_fault(request: web.Request) -> web.Response:
+        try:
+            body = await json_object_body(request)
+            cluster_id, error, count = body.get("cluster_id"), body.get("error"), body.get("count")
+            if not isinstance(cluster_id, str) or not cluster_id:
+                raise ValidationException("cluster_id is required (the cluster whose connections fail).")
+            codes = [c.value for c in INJECTABLE]
+            if error not in codes:
+                raise ValidationException(f"error must be one of {', '.join(codes)}.")
+            if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
+                raise ValidationException("count must be a positive whole number (or absent: until cleared).")
+        except ServiceError as failure:
+            return _error(failure)
+        fault = request.app[SIMULATOR].kms.faults.inject(cluster_id, ConnectionErrorCode(error), count)
+        return _json({"fault": fault.view()})
+
+    async def delete_faults(request: web.Request) -> web.Response:
+        cleared = request.app[SIMULATOR].kms.faults.clear(request.query.get("cluster_id"))
+        return _json({"cleared": cleared})
+
     return [
+        web.get("/_hsmsim/connection-faults", get_faults),
+        web.post("/_hsmsim/connection-faults", post_fault),
+        web.delete("/_hsmsim/connection-faults", delete_faults),
         web.get("/_hsmsim/health", get_health),
         web.post("/_hsmsim/reset", post_reset),
         web.get("/_hsmsim/roots", get_roots),

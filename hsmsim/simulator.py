@@ -47,6 +47,8 @@ from kms.cachesync import Touched, touched_in
 from kms.domainkey import DOMAIN_TOKEN_LABEL, DomainKey
 from kms.errors import KMSInternalException
 from kms.granttokens import GrantTokens
+from kms.keystores.connection import log_in_again
+from kms.keystores.sessions import KmsUserSessions
 from kms.keyview import KeyCache
 from kms.models import KmsKeyMaterial
 from kms.runtime import KMSRuntime
@@ -134,11 +136,17 @@ class Simulator:
             secret=hmac.new(secret, b"kms", hashlib.sha256).digest(),
             cache=KeyCache(),
             usage=LastUsage(),
+            cloudhsm=self.cloudhsm,
+            keystore_sessions=KmsUserSessions(self.cloudhsm.sessions),
         )
         self._check_domain_key()
         # One unit of work at a time: SQLite has one writer, and the control plane is not a hot path.
         self._lock = threading.RLock()
         self.reconcile()
+        with self.sessions() as session:
+            relogged = log_in_again(self.kms, session)
+        if relogged:
+            log.info("KMS logged in again as kmsuser for %d connected custom key store(s)", relogged)
 
     # -- requests ------------------------------------------------------------------------------------------
 
@@ -148,6 +156,7 @@ class Simulator:
             return self._call_kms(ctx, request)
         with self._lock, UnitOfWork(self.sessions) as uow:
             self._apply_due(uow)
+            uow.after_commit(self.kms.cache.forget_backed)
             service = CloudHSMService(self.cloudhsm, Step(self.cloudhsm, uow))
             try:
                 return invoke(service, request.operation_model, request.params, ctx)
@@ -189,6 +198,7 @@ class Simulator:
         """Run ``work(step)`` in a unit of work after the due transitions (for the control and data planes)."""
         with self._lock, UnitOfWork(self.sessions) as uow:
             self._apply_due(uow)
+            uow.after_commit(self.kms.cache.forget_backed)  # HSMs, users or backing keys may have changed
             return work(Step(self.cloudhsm, uow))
 
     def tick(self) -> int:
@@ -203,6 +213,8 @@ class Simulator:
         now = self.clock.now()
         applied = self.lifecycle.apply_due(uow.session, Step(self.cloudhsm, uow), now)
         kms_applied = self.kms.lifecycle.apply_due(uow.session, KmsStep(self.kms, uow), now)
+        if applied:
+            uow.after_commit(self.kms.cache.forget_backed)
         if kms_applied:
             uow.after_commit(self.kms.cache.invalidate)
         return applied + kms_applied
@@ -225,6 +237,8 @@ class Simulator:
                     self.hsm.delete_token(serial)
             self.kms.cache.invalidate()
             self.kms.usage.forget()
+            self.kms.keystore_sessions.close_all()
+            self.kms.faults.clear()
             self.cloudhsm.vault.clear()
             self.clock.reset()
             self._save_clock_offset()

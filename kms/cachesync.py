@@ -17,7 +17,14 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from kms.identifiers import ARN
-from kms.models import KmsAlias, KmsGrant, KmsKey, KmsKeyMaterial
+from kms.models import (
+    KmsAlias,
+    KmsBackingKey,
+    KmsCustomKeyStore,
+    KmsGrant,
+    KmsKey,
+    KmsKeyMaterial,
+)
 
 TOUCHED = "kms_touched"
 
@@ -59,6 +66,8 @@ def _collect(session: Session, _context: Any, _instances: Any) -> None:
                 touched.families.add((match.group(3), match.group(5)))
         elif isinstance(row, KmsAlias):
             touched.names = True
+        elif isinstance(row, (KmsCustomKeyStore, KmsBackingKey)):  # a store's keys show its state and cluster
+            touched.everything = True
 
 
 @event.listens_for(Session, "do_orm_execute")

@@ -85,6 +85,8 @@ class KeyView:
     """The KeyMetadata response member."""
     fresh_until: datetime | None
     custom_key_store_id: str | None = None
+    hsm_aead: Any = None
+    """For an AWS_CLOUDHSM key: AES-GCM inside the cluster's HSMs (kms.keystores.backing.HsmAead); no bytes here."""
     policy: str = ""
     """The key policy (evaluated per caller and operation by kms.resolver)."""
     grants: tuple[GrantRule, ...] = ()
@@ -98,6 +100,8 @@ class KeyView:
         return f"KeyView({self.arn}, {self.spec}, {self.state})"
 
     def aead(self, material_id: str) -> AESGCM:
+        if self.hsm_aead is not None:
+            return self.hsm_aead  # type: ignore[no-any-return]
         aead = self._aeads.get(material_id)
         if aead is None:
             aead = self._aeads[material_id] = AESGCM(self.materials[material_id])
@@ -150,6 +154,13 @@ class KeyCache:
             self.generation += 1
             self._views.clear()
             self._names.clear()
+
+    def forget_backed(self) -> None:
+        """Drop the views of AWS_CLOUDHSM keys (a CloudHSM change may have moved, added or removed their HSMs)."""
+        with self._lock:
+            self.generation += 1
+            for scope in [s for s, view in self._views.items() if view.hsm_aead is not None]:
+                del self._views[scope]
 
     def forget(self, families: set[tuple[str, str]], names: bool) -> None:
         """Drop the views of the keys ``families`` names ((account, key id), every region), and the resolved

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from kms.crypto.specs import SPECS
 from kms.enums import ExpirationModel, KeySpec, KeyState, KeyUsage, MultiRegionKeyType
-from kms.models import KmsKey
+from kms.models import KmsCustomKeyStore, KmsKey
 
 _ALGORITHM_MEMBER = {
     KeyUsage.ENCRYPT_DECRYPT: "EncryptionAlgorithms",
@@ -79,6 +79,9 @@ def key_metadata(session: Session, key: KmsKey) -> dict[str, Any]:
         metadata["CurrentKeyMaterialId"] = key.current_material_id
     if key.custom_key_store_id is not None:
         metadata["CustomKeyStoreId"] = key.custom_key_store_id
+        store = session.get(KmsCustomKeyStore, key.custom_key_store_id)
+        if store is not None and store.cluster_id is not None:  # the store's current cluster (spec 4.7)
+            metadata["CloudHsmClusterId"] = store.cluster_id
     if key.multi_region:
         metadata["MultiRegionConfiguration"] = multi_region_configuration(session, key)
     return metadata

@@ -16,6 +16,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from hsmsim.core.db import Base, UTCDateTime
 from kms.enums import (
+    ConnectionErrorCode,
+    ConnectionState,
+    CustomKeyStoreType,
     ExpirationModel,
     ImportState,
     KeyManager,
@@ -57,7 +60,8 @@ class KmsKey(Base):
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     """When the state moves on by itself (kms.transitions)."""
     state_before_update: Mapped[KeyState | None] = mapped_column(_enum(KeyState))
-    """The state a key in ``Creating``/``Updating`` returns to (an Updating key keeps Enabled or Disabled)."""
+    """The state a key in ``Creating``/``Updating`` returns to (an Updating key keeps Enabled or Disabled), and the
+    state an ``Unavailable`` key of a custom key store returns to when its store connects."""
     deletion_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
     pending_window_days: Mapped[int | None] = mapped_column(Integer)
     policy: Mapped[str] = mapped_column(Text)
@@ -75,8 +79,9 @@ class KmsKey(Base):
     # Multi-Region keys: every row of the family names the primary's region.
     multi_region: Mapped[bool] = mapped_column(Boolean, default=False)
     primary_region: Mapped[str | None] = mapped_column(String(32))
-    # Custom key stores (issue 5).
-    custom_key_store_id: Mapped[str | None] = mapped_column(String(64))
+    # Custom key stores (kms.keystores): the store of an AWS_CLOUDHSM key. While the store is not CONNECTED the key
+    # is Unavailable and ``state_before_update`` holds the state it returns to when the store connects.
+    custom_key_store_id: Mapped[str | None] = mapped_column(String(64), index=True)
     # GetKeyLastUsage: flushed from memory by kms.usage.
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_operation: Mapped[str | None] = mapped_column(String(64))
@@ -158,3 +163,40 @@ class KmsImportToken(Base):
     wrapped_private_key: Mapped[bytes] = mapped_column(LargeBinary)
     """The RSA wrapping private key (PKCS#8 DER), itself wrapped by the domain key."""
     valid_to: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class KmsCustomKeyStore(Base):
+    """A custom key store (kms.keystores). The kmsuser password is stored only wrapped by the domain key."""
+
+    __tablename__ = "kms_custom_key_stores"
+    __table_args__ = (Index("ix_kms_cks_scope_name", "account_id", "region", "name", unique=True),)
+
+    custom_key_store_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(12))
+    region: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(256))
+    store_type: Mapped[CustomKeyStoreType] = mapped_column(_enum(CustomKeyStoreType))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_seq: Mapped[int] = mapped_column(Integer)
+    """Creation order over all stores: DescribeCustomKeyStores pages by it."""
+    cluster_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    trust_anchor_pem: Mapped[str | None] = mapped_column(Text)
+    wrapped_password: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """``DomainKey.wrap(kmsuser password)``: what the user gave, replaced by KMS's own at every connect."""
+    state: Mapped[ConnectionState] = mapped_column(_enum(ConnectionState))
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    """When CONNECTING or DISCONNECTING settles (kms.transitions)."""
+    error_code: Mapped[ConnectionErrorCode | None] = mapped_column(_enum(ConnectionErrorCode))
+    """Why the last connection failed; shown only while FAILED."""
+
+
+class KmsBackingKey(Base):
+    """The key in the CloudHSM cluster behind an AWS_CLOUDHSM KMS key: its key reference (``CKA_ID``) there."""
+
+    __tablename__ = "kms_backing_keys"
+
+    key_arn: Mapped[str] = mapped_column(String(256), primary_key=True)
+    custom_key_store_id: Mapped[str] = mapped_column(String(64), index=True)
+    key_reference: Mapped[str] = mapped_column(String(18))
+    backing_key_id: Mapped[str] = mapped_column(String(64))
+    """64 hex characters (BackingKeyIdType): the material id the key's ciphertext blobs name."""

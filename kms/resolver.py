@@ -22,6 +22,7 @@ from kms.identifiers import (
     key_not_found,
     parse_key_reference,
 )
+from kms.keystores.backing import BackingMaterials, HsmAead, backing_of
 from kms.keyview import KeyView, NeedsUnitOfWork
 from kms.materials import sealed_materials
 from kms.metadata import key_metadata
@@ -133,6 +134,14 @@ class KeyResolver:
     def build(self, key: KmsKey) -> KeyView:
         session = self.session
         due = [t for t in (key.due_at, key.material_expires_at, key.next_rotation_at) if t is not None]
+        materials: Mapping[str, bytes]
+        current, hsm_aead = key.current_material_id, None
+        if key.custom_key_store_id is not None:
+            backing = backing_of(session, key)
+            materials, current = BackingMaterials(backing.backing_key_id), backing.backing_key_id
+            hsm_aead = HsmAead(self._runtime.cloudhsm.hsm, self._runtime.handles, backing)
+        else:
+            materials = sealed_materials(session, self._runtime.domain_key, key)
         return KeyView(
             arn=key.arn,
             account_id=key.account_id,
@@ -143,8 +152,9 @@ class KeyResolver:
             origin=key.origin,
             key_manager=key.key_manager,
             state=key.state,
-            current_material_id=key.current_material_id,
-            materials=sealed_materials(session, self._runtime.domain_key, key),
+            current_material_id=current,
+            materials=materials,
+            hsm_aead=hsm_aead,
             metadata=key_metadata(session, key),
             fresh_until=min(due) if due else None,
             custom_key_store_id=key.custom_key_store_id,

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from hsmsim.cloudhsm.runtime import CloudHSMRuntime
 from hsmsim.config import Config
 from hsmsim.core.clock import Clock
 from hsmsim.core.db import UnitOfWork
 from hsmsim.core.lifecycle import Lifecycle
 from kms.domainkey import DomainKey
 from kms.granttokens import GrantTokens
+from kms.keystores.backing_handles import Handles
+from kms.keystores.faults import ConnectionFaults
+from kms.keystores.sessions import KmsUserSessions
 from kms.keyview import KeyCache
 from kms.usage import LastUsage
 
@@ -28,6 +32,12 @@ class KMSRuntime:
     """Server secret for simulator-internal MACs (grant tokens, import tokens, material fingerprints)."""
     cache: KeyCache
     usage: LastUsage
+    cloudhsm: CloudHSMRuntime
+    """The CloudHSM side: custom key stores connect to its clusters and keep their backing keys there."""
+    keystore_sessions: KmsUserSessions
+    faults: ConnectionFaults = field(default_factory=ConnectionFaults)
+    handles: Handles = field(default_factory=Handles)
+    """PKCS#11 object handles of backing keys (never the keys)."""
 
     def now(self) -> datetime:
         return self.clock.now()

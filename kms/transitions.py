@@ -2,6 +2,9 @@
 
 * ``PendingDeletion`` → gone after the waiting period (ScheduleKeyDeletion's 7-30 days): the key, its aliases,
   grants, tags, import tokens and (when no region of the key is left) its material.
+* The deletion of an AWS_CLOUDHSM key also deletes its backing key from the cluster, best effort (spec 4.5).
+* Custom key stores: ``CONNECTING`` → the connection sequence (``CONNECTED`` or ``FAILED``), ``DISCONNECTING`` →
+  ``DISCONNECTED`` (kms.keystores.connection).
 * ``Creating`` (a new replica) and ``Updating`` (UpdatePrimaryRegion) → back to the state they came from.
 * Timers: automatic rotation (``next_rotation_at``) and the expiry of imported material (``material_expires_at``).
 """
@@ -14,10 +17,12 @@ from sqlalchemy import delete, select
 
 from hsmsim.config import Delay
 from hsmsim.core.lifecycle import Timer, Transition
-from kms.enums import KeyState
+from kms.enums import ConnectionState, KeyState
 from kms.imports import expire_imported_material
+from kms.keystores.backing import delete_backing_key
+from kms.keystores.connection import connection_due, disconnection_due
 from kms.materials import remove_family_materials
-from kms.models import KmsAlias, KmsGrant, KmsImportToken, KmsKey
+from kms.models import KmsAlias, KmsCustomKeyStore, KmsGrant, KmsImportToken, KmsKey
 from kms.rotation import rotate_automatically
 from kms.runtime import Step
 from kms.tagging import remove_all_tags
@@ -35,6 +40,8 @@ def _purge_key(step: Step, key: KmsKey, at: datetime) -> None:
     session.execute(delete(KmsGrant).where(KmsGrant.key_arn == key.arn))
     session.execute(delete(KmsImportToken).where(KmsImportToken.key_arn == key.arn))
     remove_all_tags(session, key.arn)
+    if key.custom_key_store_id is not None:
+        delete_backing_key(step, key)
     session.delete(key)
     session.flush()
     remove_family_materials(session, key.account_id, key.key_id)
@@ -64,6 +71,11 @@ TRANSITIONS = [
     Transition(KmsKey, KeyState.PENDING_DELETION, None, _pending_window, on_enter=_purge_key),
     Transition(KmsKey, KeyState.CREATING, _settled_state, Delay.KMS_REPLICATE.value, on_enter=_settled),
     Transition(KmsKey, KeyState.UPDATING, _settled_state, Delay.KMS_UPDATE_PRIMARY.value, on_enter=_settled),
+    # Custom key stores: the connection sequence runs when CONNECTING falls due (it may end FAILED instead).
+    Transition(KmsCustomKeyStore, ConnectionState.CONNECTING, ConnectionState.CONNECTED, Delay.KMS_CONNECT.value,
+               on_enter=connection_due),
+    Transition(KmsCustomKeyStore, ConnectionState.DISCONNECTING, ConnectionState.DISCONNECTED,
+               Delay.KMS_DISCONNECT.value, on_enter=disconnection_due),
 ]
 
 TIMERS = [

@@ -55,6 +55,9 @@ def test_every_input_member_is_a_parameter(operation):
         ("AlgorithmSpec", enums.WrappingAlgorithm),
         ("WrappingKeySpec", enums.WrappingKeySpec),
         ("GrantOperation", enums.GrantOperation),
+        ("ConnectionStateType", enums.ConnectionState),
+        ("ConnectionErrorCodeType", enums.ConnectionErrorCode),
+        ("CustomKeyStoreType", enums.CustomKeyStoreType),
     ],
 )
 def test_enums_match_the_model(shape, enum):

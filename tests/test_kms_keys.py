@@ -50,7 +50,7 @@ def test_create_key_errors(kms: Any) -> None:
     code, message, _ = error_of(kms.create_key, KeySpec="SM2", KeyUsage="SIGN_VERIFY")
     assert code == "UnsupportedOperationException" and "SM2" in message
     code, _, _ = error_of(kms.create_key, Origin="AWS_CLOUDHSM", CustomKeyStoreId="cks-1234567890abcdef0")
-    assert code == "UnsupportedOperationException"
+    assert code == "CustomKeyStoreNotFoundException"
     assert kms.list_keys()["Keys"] == []
 
 
@@ -143,9 +143,12 @@ def test_update_description_and_last_usage(kms: Any) -> None:
     assert "KeyLastUsage" not in usage and usage["KeyCreationDate"] == usage["TrackingStartDate"]
 
 
-def test_custom_key_store_operations_say_unsupported(kms: Any) -> None:
-    code, message, status = error_of(kms.describe_custom_key_stores)
-    assert (code, status) == ("UnsupportedOperationException", 400) and "custom key stores" in message
+def test_external_key_stores_say_unsupported(kms: Any) -> None:
+    code, message, status = error_of(kms.create_custom_key_store, CustomKeyStoreName="xks",
+                                     CustomKeyStoreType="EXTERNAL_KEY_STORE")
+    assert (code, status) == ("UnsupportedOperationException", 400) and "External key stores" in message
+    assert error_of(kms.create_key, Origin="EXTERNAL_KEY_STORE")[0] == "UnsupportedOperationException"
+    assert kms.describe_custom_key_stores()["CustomKeyStores"] == []
 
 
 def test_list_keys_resource_owners(kms: Any) -> None:

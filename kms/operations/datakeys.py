@@ -14,12 +14,13 @@ from typing import Any
 from hsmsim.aws.context import RequestContext
 from hsmsim.aws.errors import ValidationException
 from kms.crypto.datakeypairs import generate_data_key_pair, is_generatable
-from kms.enums import DataKeySpec, KeySpec, KeyUsage
+from kms.enums import ConnectionState, DataKeySpec, KeySpec, KeyUsage, Origin
 from kms.errors import (
-    CustomKeyStoreNotFoundException,
     InvalidKeyUsageException,
     UnsupportedOperationException,
 )
+from kms.keystores.backing import random_from_cluster
+from kms.keystores.stores import get_store, require_state
 from kms.keyview import KeyView
 from kms.operations.base import OperationsBase
 from kms.operations.encryption import recipient_unsupported, seal_symmetric
@@ -99,6 +100,9 @@ class DataKeyOperations(OperationsBase):
         self.check_grant_tokens(grant_tokens)
         view = self.key_for(ctx, key_id, operation, context=context)
         require_symmetric_encryption_key(view, operation)
+        if view.origin is Origin.AWS_CLOUDHSM:  # spec 4.4: no data key pairs under keys in a CloudHSM key store
+            raise UnsupportedOperationException(
+                f"{view.arn} origin is AWS_CLOUDHSM which is not valid for this operation.")
         if not is_generatable(key_pair_spec):
             raise UnsupportedOperationException(
                 f"KeyPairSpec {key_pair_spec} is not supported in this region by hsmsim: no maintained library "
@@ -154,13 +158,14 @@ class DataKeyOperations(OperationsBase):
         custom_key_store_id: str | None = None,
         recipient: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Without a store the bytes come from the OS CSPRNG. No custom key store can exist in this version
-        (CreateCustomKeyStore is not available), so any CustomKeyStoreId names a store that does not exist."""
+        """Without a store the bytes come from the OS CSPRNG; with a CloudHSM key store, from C_GenerateRandom in
+        one of its cluster's HSMs (the store must be CONNECTED)."""
         if number_of_bytes is None:
             raise ValidationException("NumberOfBytes is required.")
         if recipient is not None:
             raise recipient_unsupported("GenerateRandom")
         if custom_key_store_id is not None:
-            raise CustomKeyStoreNotFoundException(
-                f"Custom key store '{custom_key_store_id}' does not exist in this account and region.")
+            store = get_store(self.session, ctx.account_id, ctx.region, custom_key_store_id)
+            require_state(store, {ConnectionState.CONNECTED}, "GenerateRandom")
+            return {"Plaintext": random_from_cluster(self.runtime, self.session, store, number_of_bytes)}
         return {"Plaintext": os.urandom(number_of_bytes)}

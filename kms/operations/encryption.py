@@ -71,10 +71,9 @@ def ignores_ciphertext(dry_run: bool | None, modifiers: Iterable[str] | None) ->
 
 def seal_symmetric(view: KeyView, plaintext: bytes, context: Mapping[str, str] | None) -> tuple[bytes, str]:
     """A symmetric blob under the key's current material, and that material's id."""
-    try:
-        material_id, _ = view.current_material()
-    except LookupError:
-        raise KMSInvalidStateException(f"{view.arn} is pending import.") from None
+    material_id = view.current_material_id
+    if material_id is None or material_id not in view.materials:
+        raise KMSInvalidStateException(f"{view.arn} is pending import.")
     return seal(view.aead(material_id), view.account_id, view.key_id, material_id, plaintext, context), material_id
 
 

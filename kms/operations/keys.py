@@ -12,9 +12,21 @@ from sqlalchemy import func, select
 from hsmsim.aws.context import RequestContext
 from hsmsim.aws.errors import ValidationException
 from kms.crypto.specs import SPECS, generate_material, load_private_key, public_key_der
-from kms.enums import KeyManager, KeySpec, KeyState, KeyUsage, Origin
-from kms.errors import InvalidMarkerException, UnsupportedOperationException
+from kms.enums import ConnectionState, KeyManager, KeySpec, KeyState, KeyUsage, Origin
+from kms.errors import (
+    CloudHsmClusterInvalidConfigurationException,
+    InvalidMarkerException,
+    UnsupportedOperationException,
+)
 from kms.identifiers import key_arn, new_key_id
+from kms.keystores.backing import create_backing_key
+from kms.keystores.connection import set_underlying, settle
+from kms.keystores.stores import (
+    check_configuration,
+    find_cluster,
+    get_store,
+    require_state,
+)
 from kms.materials import add_material
 from kms.metadata import family, key_metadata
 from kms.models import KmsKey
@@ -93,11 +105,19 @@ class KeyOperations(OperationsBase):
                                       "CustomerMasterKeySpec parameter is deprecated. Use KeySpec parameter instead.")
         spec = KeySpec(key_spec or customer_master_key_spec or KeySpec.SYMMETRIC_DEFAULT.value)
         key_origin = Origin(origin)
-        if key_origin in (Origin.AWS_CLOUDHSM, Origin.EXTERNAL_KEY_STORE) or custom_key_store_id or xks_key_id:
+        if key_origin is Origin.EXTERNAL_KEY_STORE:
             raise UnsupportedOperationException(
-                "Custom key stores are not available in this hsmsim version: Origin AWS_CLOUDHSM and "
-                "EXTERNAL_KEY_STORE keys cannot be created yet.")
+                "External key stores are not supported by this hsmsim version: Origin EXTERNAL_KEY_STORE keys cannot "
+                "be created.")
+        if xks_key_id is not None:
+            raise ValidationException("XksKeyId can be specified only when Origin is EXTERNAL_KEY_STORE.")
+        if (key_origin is Origin.AWS_CLOUDHSM) != (custom_key_store_id is not None):
+            raise ValidationException("Origin AWS_CLOUDHSM and a CustomKeyStoreId go together: specify both or neither.")
         usage = check_spec_and_usage(spec, key_usage)
+        if key_origin is Origin.AWS_CLOUDHSM and (spec is not KeySpec.SYMMETRIC_DEFAULT or multi_region):
+            raise UnsupportedOperationException(
+                "Keys in an AWS CloudHSM key store are single-Region SYMMETRIC_DEFAULT encryption keys: "
+                f"{'multi-Region keys' if multi_region else 'KeySpec ' + spec.value} cannot be created there.")
         if multi_region and key_origin is not Origin.AWS_KMS and key_origin is not Origin.EXTERNAL:
             raise UnsupportedOperationException(f"Multi-Region keys cannot have origin {key_origin.value}.")
         if policy is not None:
@@ -105,6 +125,16 @@ class KeyOperations(OperationsBase):
             if not bypass_policy_lockout_safety_check:
                 check_lockout(policy, ctx.account_id, ctx.region)
         validate_tags(tags or [])
+        store = None
+        if custom_key_store_id is not None:
+            store = get_store(self.session, ctx.account_id, ctx.region, custom_key_store_id)
+            require_state(store, {ConnectionState.CONNECTED}, "CreateKey")
+            cluster = find_cluster(self.session, ctx.account_id, ctx.region, store.cluster_id or "")
+            if cluster is None:
+                raise CloudHsmClusterInvalidConfigurationException(
+                    f"The AWS CloudHSM cluster {store.cluster_id} of custom key store {custom_key_store_id} does not "
+                    "exist.")
+            check_configuration(cluster)
         if key_origin is Origin.AWS_KMS and spec is not KeySpec.SYMMETRIC_DEFAULT:
             self.heavy()
         key = self.new_key(
@@ -116,6 +146,9 @@ class KeyOperations(OperationsBase):
         )
         if key_origin is Origin.AWS_KMS:
             self.generate_first_material(key)
+        elif store is not None:
+            key.custom_key_store_id = store.custom_key_store_id
+            create_backing_key(self.step, store, key)
         put_tags(self.session, key.arn, tags or [])
         self.session.flush()
         return {"KeyMetadata": key_metadata(self.session, key)}
@@ -164,12 +197,16 @@ class KeyOperations(OperationsBase):
 
     def enable_key(self, ctx: RequestContext, *, key_id: str) -> None:
         key = self.key_row(ctx, key_id, "EnableKey")
+        if set_underlying(key, KeyState.ENABLED):
+            return
         if key.state is KeyState.DISABLED:
             key.state = KeyState.ENABLED
             resume_rotation(self.session, key, self.now())
 
     def disable_key(self, ctx: RequestContext, *, key_id: str) -> None:
         key = self.key_row(ctx, key_id, "DisableKey")
+        if set_underlying(key, KeyState.DISABLED):
+            return
         if key.state is KeyState.ENABLED:
             key.state = KeyState.DISABLED
 
@@ -208,6 +245,7 @@ class KeyOperations(OperationsBase):
         self.runtime.lifecycle.enter(key, KeyState.DISABLED, self.now())
         key.deletion_date = None
         key.pending_window_days = None
+        settle(self.session, key)  # Unavailable (underlying Disabled) while its custom key store is not connected
         return {"KeyId": key.arn}
 
     # -- usage -----------------------------------------------------------------------------------------------

@@ -97,6 +97,8 @@ class RotationOperations(OperationsBase):
         """A replica reports its primary's settings; a key pending deletion reports ``false`` (its setting comes
         back when the deletion is cancelled); keys that cannot rotate automatically report ``false``."""
         key = self.key_row(ctx, key_id, "GetKeyRotationStatus")
+        if key.origin is Origin.AWS_CLOUDHSM:  # spec 4.4: not supported for keys in a CloudHSM key store
+            raise _unsupported_origin(key)
         source = schedule_row(self.session, key)
         result: dict[str, Any] = {"KeyId": key.arn, "KeyRotationEnabled": False}
         rotating = key.state not in _NOT_ROTATING and source.state not in _NOT_ROTATING
@@ -148,6 +150,8 @@ class RotationOperations(OperationsBase):
         """ROTATIONS_ONLY (default): the completed rotations; ALL_KEY_MATERIAL adds the first material and
         imported material pending rotation. Oldest first."""
         key = self.key_row(ctx, key_id, "ListKeyRotations")
+        if key.origin is Origin.AWS_CLOUDHSM:
+            raise _unsupported_origin(key)
         symmetric = key.key_spec is KeySpec.SYMMETRIC_DEFAULT
         if include_key_material is not None and not symmetric:
             raise ValidationException("Input parameter includeKeyMaterial can only be used with symmetric keys.")
