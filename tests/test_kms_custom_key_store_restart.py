@@ -8,10 +8,16 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from cks_helpers import KMSUSER_PASSWORD, connected_store, login, set_kmsuser_password, store_state, two_hsm_cluster
+from cks_helpers import (
+    KMSUSER_PASSWORD,
+    connected_store,
+    login,
+    set_kmsuser_password,
+    store_state,
+    two_hsm_cluster,
+)
 from conftest import ServerProcess
 
 from hsmsim.cloudhsm.passwords import verify_password
