@@ -46,6 +46,14 @@ class PasswordVerifier:
         self._known: dict[str, bytes] = {}
         self._lock = threading.Lock()
 
+    def remember(self, password: str, stored: str) -> None:
+        """``stored`` was just made from ``password`` (a password KMS rotated to): its next check is fast."""
+        mac = hmac.new(self._key, password.encode(), hashlib.sha256).digest()
+        with self._lock:
+            if len(self._known) >= self.max_entries:
+                self._known.clear()
+            self._known[stored] = mac
+
     def verify(self, password: str, stored: str) -> bool:
         mac = hmac.new(self._key, password.encode(), hashlib.sha256).digest()
         with self._lock:

@@ -114,6 +114,7 @@ def _failure(step: Step, store: KmsCustomKeyStore) -> ConnectionErrorCode | None
     rotated = "".join(secrets.choice(_ALPHABET) for _ in range(ROTATED_PASSWORD_LENGTH))
     user.failed_logins = 0
     user.password_hash = hash_password(rotated)
+    runtime.cloudhsm.passwords.remember(rotated, user.password_hash)
     store.wrapped_password = wrap_password(runtime.domain_key, store.custom_key_store_id, rotated)
     store_id = store.custom_key_store_id
     step.uow.after_commit(lambda: runtime.keystore_sessions.open(store_id, cluster_id))
