@@ -88,3 +88,22 @@ def test_no_password_or_plaintext_in_the_data_dir(own_server: ServerProcess) -> 
     assert not [c for c in candidates if verify_password(c.decode(), stored_hash)]
     own_server.start()
     assert own_server.client("kms").decrypt(CiphertextBlob=blob)["Plaintext"] == SECRET_PLAINTEXT
+
+
+def test_a_kill_during_the_connection_is_repaired_by_the_restart(own_server: ServerProcess) -> None:
+    """SIGKILL right after ConnectCustomKeyStore returned (CONNECTING, or already CONNECTED): the restarted server
+    completes the connection and the key works."""
+    kms, cloudhsm = own_server.client("kms"), own_server.client("cloudhsmv2")
+    store_id, _ = connected_store(own_server, kms, cloudhsm)
+    key_id = kms.create_key(Origin="AWS_CLOUDHSM", CustomKeyStoreId=store_id)["KeyMetadata"]["KeyId"]
+    kms.disconnect_custom_key_store(CustomKeyStoreId=store_id)
+    assert store_state(kms, store_id)["ConnectionState"] == "DISCONNECTED"
+    kms.connect_custom_key_store(CustomKeyStoreId=store_id)
+    assert own_server.process is not None
+    own_server.process.kill()
+    own_server.process.wait()
+    own_server.start()
+    kms = own_server.client("kms")
+    assert store_state(kms, store_id)["ConnectionState"] == "CONNECTED"
+    blob = kms.encrypt(KeyId=key_id, Plaintext=b"after the kill")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"after the kill"

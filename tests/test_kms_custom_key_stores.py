@@ -56,6 +56,13 @@ def test_tutorial_flow(sim: Any, kms: Any, cloudhsm: Any) -> None:
     blob = kms.encrypt(KeyId=key_id, Plaintext=b"secret data", EncryptionContext={"a": "b"})["CiphertextBlob"]
     assert kms.decrypt(CiphertextBlob=blob, EncryptionContext={"a": "b"})["Plaintext"] == b"secret data"
     assert error_of(kms.decrypt, CiphertextBlob=blob, EncryptionContext={"a": "c"})[0] == "InvalidCiphertextException"
+    other = kms.create_key()["KeyMetadata"]["KeyId"]  # ReEncrypt across the HSM and an AWS_KMS key, both ways
+    moved = kms.re_encrypt(CiphertextBlob=blob, SourceEncryptionContext={"a": "b"}, DestinationKeyId=other)
+    back = kms.re_encrypt(CiphertextBlob=moved["CiphertextBlob"], DestinationKeyId=key_id)
+    assert (moved["SourceKeyId"], back["KeyId"]) == (meta["Arn"], meta["Arn"])
+    assert kms.decrypt(CiphertextBlob=back["CiphertextBlob"])["Plaintext"] == b"secret data"
+    without = kms.generate_data_key_without_plaintext(KeyId=key_id, NumberOfBytes=24)["CiphertextBlob"]
+    assert len(kms.decrypt(CiphertextBlob=without)["Plaintext"]) == 24
     data_key = kms.generate_data_key(KeyId=key_id, KeySpec="AES_256")
     assert kms.decrypt(CiphertextBlob=data_key["CiphertextBlob"])["Plaintext"] == data_key["Plaintext"]
     assert len(kms.generate_random(NumberOfBytes=40, CustomKeyStoreId=store_id)["Plaintext"]) == 40
@@ -103,3 +110,21 @@ def test_unsupported_operations_on_cloudhsm_keys(sim: Any, kms: Any, cloudhsm: A
     assert error_of(kms.create_key, Origin="AWS_CLOUDHSM")[0] == "ValidationException"
     status, body = plane(sim, "cluster-x", "GET", "/users")
     assert status == 404
+
+
+def test_ten_stores_per_account_and_region(sim: Any, kms: Any, cloudhsm: Any) -> None:
+    for i in range(10):
+        cluster_id, anchor = two_hsm_cluster(sim, cloudhsm)
+        kms.create_custom_key_store(CustomKeyStoreName=f"store-{i}", CloudHsmClusterId=cluster_id,
+                                    TrustAnchorCertificate=anchor, KeyStorePassword=KMSUSER_PASSWORD)
+    cluster_id, anchor = two_hsm_cluster(sim, cloudhsm)
+    code, _, _ = error_of(kms.create_custom_key_store, CustomKeyStoreName="eleventh", CloudHsmClusterId=cluster_id,
+                          TrustAnchorCertificate=anchor, KeyStorePassword=KMSUSER_PASSWORD)
+    assert code == "LimitExceededException"
+    first = kms.describe_custom_key_stores(Limit=4)
+    assert first["Truncated"] is True and len(first["CustomKeyStores"]) == 4
+    rest = kms.describe_custom_key_stores(Marker=first["NextMarker"])
+    names = [s["CustomKeyStoreName"] for s in first["CustomKeyStores"] + rest["CustomKeyStores"]]
+    assert names == [f"store-{i}" for i in range(10)] and rest["Truncated"] is False
+    other = sim.client("kms", account="444455556666")  # another account has its own ten
+    assert other.describe_custom_key_stores()["CustomKeyStores"] == []
