@@ -24,7 +24,6 @@ from kms.errors import (
     CustomKeyStoreHasCMKsException,
     CustomKeyStoreNameInUseException,
     CustomKeyStoreNotFoundException,
-    InvalidMarkerException,
     LimitExceededException,
     UnsupportedOperationException,
 )
@@ -46,7 +45,7 @@ from kms.keystores.stores import (
 )
 from kms.models import KmsCustomKeyStore
 from kms.operations.base import OperationsBase
-from kms.paging import DEFAULT_LIMIT, decode_marker, encode_marker
+from kms.paging import page_of
 
 XKS_UNSUPPORTED = ("External key stores (CustomKeyStoreType EXTERNAL_KEY_STORE) are not supported by this hsmsim "
                    "version; AWS CloudHSM key stores are.")
@@ -126,17 +125,8 @@ class CustomKeyStoreOperations(OperationsBase):
                 raise CustomKeyStoreNotFoundException(
                     f"Custom key store '{custom_key_store_id or custom_key_store_name}' does not exist in this account "
                     "and region.")
-        after = decode_marker(marker) or 0
-        if not isinstance(after, int):
-            raise InvalidMarkerException("The marker is invalid.")
-        remaining = [s for s in stores if s.created_seq > after]
-        size = limit or DEFAULT_LIMIT
-        result: dict[str, Any] = {"CustomKeyStores": [entry(s) for s in remaining[:size]]}
-        if len(remaining) > size:
-            result.update(Truncated=True, NextMarker=encode_marker(remaining[size - 1].created_seq))
-        else:
-            result["Truncated"] = False
-        return result
+        page, more = page_of(stores, limit, marker)
+        return {"CustomKeyStores": [entry(s) for s in page], **more}
 
     def connect_custom_key_store(self, ctx: RequestContext, *, custom_key_store_id: str) -> dict[str, Any]:
         """Returns at once; the connection runs on the simulated clock (kms.keystores.connection). A cluster that
