@@ -40,85 +40,50 @@ import argparse
 import http.client
 import json
 import os
-import platform
-import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.config import Config as BotoConfig
-from botocore.credentials import Credentials
 from botocore.exceptions import BotoCoreError, ClientError
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib  # the scripts' shared process, machine and request helpers
+from benchlib import (
+    CLOUDHSM,
+    HOST,
+    Server,
+    end_line,
+    machine_info,
+    machine_line,
+    moto_executable,
+    proc_status,
+    running,
+    summary_ms,
+    versions,
+    versions_line,
+    write_json,
+)
 
 from hsmsim.testing import CustomerCA
 
-ACCOUNT = "111122223333"
-SECRET = "bench-secret"
-REGION = "us-east-1"
-SIGNING_NAME = "cloudhsm"
-HOST = "127.0.0.1"
 SUBNETS = ["subnet-0123456789abcdefa", "subnet-0123456789abcdefb"]
 AZ = "us-east-1a"
-JSON_11 = "application/x-amz-json-1.1"
-TARGET_PREFIX = "BaldrApiService."
 
 FLOW_TARGET_MS = 200.0
 DESCRIBE_TARGET_MS = 20.0
 STARTUP_TARGET_S = 5.0
 
 POLL_DEADLINE_S = 30.0  # a flow step that takes longer than this fails the run
-SERVER_START_DEADLINE_S = 120.0
-SERVER_STOP_TIMEOUT_S = 60.0
-HEALTH_POLL_S = 0.010
-
-VENV_BIN = Path(sys.executable).parent
 
 
 # -- small utilities ---------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def percentile(values: Sequence[float], p: float) -> float:
-    """Linear-interpolation percentile (numpy's default method)."""
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    rank = (len(ordered) - 1) * p / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-def summary_ms(seconds: Sequence[float]) -> dict[str, float]:
-    ms = [s * 1000 for s in seconds]
-    return {
-        "n": len(ms),
-        "median_ms": round(statistics.median(ms), 3),
-        "p90_ms": round(percentile(ms, 90), 3),
-        "min_ms": round(min(ms), 3),
-        "max_ms": round(max(ms), 3),
-    }
 
 
 def dir_size(path: Path) -> dict[str, Any]:
@@ -132,183 +97,17 @@ def dir_size(path: Path) -> dict[str, Any]:
     return {"files": files, "apparent_mib": round(apparent / 2**20, 2), "allocated_mib": round(allocated / 2**20, 2)}
 
 
-def proc_status(pid: int) -> dict[str, Any]:
-    """VmRSS / VmHWM (MiB) and user+system CPU seconds of a live process, from /proc."""
-    out: dict[str, Any] = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                out[key.lower() + "_mib"] = round(int(value.split()[0]) / 1024, 1)
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    out["cpu_s"] = round((int(fields[11]) + int(fields[12])) / ticks, 2)  # utime, stime
-    return out
-
-
-def machine_info() -> dict[str, Any]:
-    model = "unknown"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    mem_total = None
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemTotal:"):
-                mem_total = round(int(line.split()[1]) / 2**20, 1)
-                break
-    return {
-        "nproc": len(os.sched_getaffinity(0)),
-        "cpu_model": model,
-        "mem_total_gib": mem_total,
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "loadavg_at_start": list(os.getloadavg()),
-    }
-
-
-def versions() -> dict[str, str]:
-    found: dict[str, str] = {}
-    for dist in ("hsmsim", "moto", "boto3", "botocore", "aiohttp", "SQLAlchemy", "python-pkcs11", "Werkzeug"):
-        try:
-            found[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            found[dist] = "not installed"
-    try:
-        out = subprocess.run(["softhsm2-util", "--version"], capture_output=True, text=True, timeout=10)
-        found["softhsm2"] = out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        found["softhsm2"] = "not found"
-    return found
-
-
 def boto_client(url: str) -> Any:
-    return boto3.session.Session().client(
-        "cloudhsmv2",
-        endpoint_url=url,
-        region_name=REGION,
-        aws_access_key_id=ACCOUNT,
-        aws_secret_access_key=SECRET,
-        config=BotoConfig(retries={"max_attempts": 1, "mode": "standard"}),
-    )
-
-
-# -- server processes --------------------------------------------------------------------------------------
-
-
-@dataclass
-class Server:
-    """A server subprocess on 127.0.0.1 with a readiness probe; always stopped by :meth:`stop`."""
-
-    name: str
-    argv: list[str]
-    port: int
-    log_path: Path
-    ready_method: str
-    ready_path: str
-    process: subprocess.Popen[bytes] | None = None
-    started_at: float = 0.0
-    ready_after_s: float = 0.0
-    probes: int = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    def start(self, deadline_s: float = SERVER_START_DEADLINE_S) -> Server:
-        log = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps its own copy of the descriptor
-        try:
-            self.started_at = time.perf_counter()
-            self.process = subprocess.Popen(
-                self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
-            )
-        finally:
-            log.close()
-        deadline = self.started_at + deadline_s
-        while time.perf_counter() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
-            self.probes += 1
-            if self._probe():
-                self.ready_after_s = time.perf_counter() - self.started_at
-                return self
-            time.sleep(HEALTH_POLL_S)
-        raise RuntimeError(f"{self.name} not ready after {deadline_s} s:\n{self.log_tail()}")
-
-    def _probe(self) -> bool:
-        conn = http.client.HTTPConnection(HOST, self.port, timeout=2)
-        try:
-            conn.request(self.ready_method, self.ready_path)
-            response = conn.getresponse()
-            response.read()
-            return response.status == 200
-        except OSError:
-            return False
-        finally:
-            conn.close()
-
-    def stop(self) -> float | None:
-        """SIGTERM, wait (SIGKILL if it does not exit in time); returns the seconds the shutdown took."""
-        if self.process is None or self.process.poll() is not None:
-            return None
-        began = time.perf_counter()
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=SERVER_STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            print(f"warning: {self.name} ignored SIGTERM for {SERVER_STOP_TIMEOUT_S} s; killing it", file=sys.stderr)
-            self.process.kill()
-            self.process.wait(timeout=30)
-        return time.perf_counter() - began
-
-    def control(self, method: str, path: str) -> int:
-        conn = http.client.HTTPConnection(HOST, self.port, timeout=120)
-        try:
-            conn.request(method, path)
-            response = conn.getresponse()
-            response.read()
-            return response.status
-        finally:
-            conn.close()
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+    return benchlib.boto_client("cloudhsmv2", url)
 
 
 def hsmsim_server(data_dir: Path, max_clusters: int, max_hsms: int, port: int | None = None) -> Server:
-    port = port or free_port()
-    argv = [sys.executable, "-m", "hsmsim", "serve", "--host", HOST, "--port", str(port), "--data-dir", str(data_dir),
-            "--max-clusters", str(max_clusters), "--max-hsms", str(max_hsms), "--log-level", "WARNING"]
-    return Server("hsmsim", argv, port, data_dir.parent / f"{data_dir.name}-server.log", "GET", "/_hsmsim/health")
-
-
-def moto_executable() -> str | None:
-    candidate = VENV_BIN / "moto_server"
-    if candidate.exists():
-        return str(candidate)
-    return shutil.which("moto_server")
+    return benchlib.hsmsim_server(data_dir, port=port,
+                                  extra=["--max-clusters", str(max_clusters), "--max-hsms", str(max_hsms)])
 
 
 def moto_server(workdir: Path) -> Server:
-    exe = moto_executable()
-    assert exe is not None
-    port = free_port()
-    return Server("moto", [exe, "-H", HOST, "-p", str(port)], port, workdir / "moto-server.log", "POST",
-                  "/moto-api/reset")
-
-
-@contextmanager
-def running(server: Server) -> Iterator[Server]:
-    try:
-        yield server.start()
-    finally:
-        server.stop()
+    return benchlib.moto_server(workdir / "moto-server.log")
 
 
 # -- 1. the create -> initialize flow ----------------------------------------------------------------------
@@ -438,14 +237,7 @@ def probe_moto_flow(server: Server) -> str | None:
 
 def signed_request(port: int, operation: str, body: bytes) -> dict[str, str]:
     """Headers of a request signed once with SigV4 (replayed as is: neither server verifies signatures)."""
-    request = AWSRequest(
-        method="POST",
-        url=f"http://{HOST}:{port}/",
-        data=body,
-        headers={"Content-Type": JSON_11, "X-Amz-Target": TARGET_PREFIX + operation},
-    )
-    SigV4Auth(Credentials(ACCOUNT, SECRET), SIGNING_NAME, REGION).add_auth(request)
-    return dict(request.headers.items())
+    return benchlib.sign(CLOUDHSM, port, operation, body).headers
 
 
 def replay(port: int, headers: dict[str, str], body: bytes, calls: int, warmup: int) -> tuple[list[float], Any, dict]:
@@ -677,9 +469,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     machine, vers = machine_info(), versions()
     print(f"# hsmsim CloudHSM benchmark ({datetime.now(UTC).isoformat(timespec='seconds')})\n")
-    print(f"- machine: {machine['nproc']} CPUs ({machine['cpu_model']}), {machine['mem_total_gib']} GiB, "
-          f"Linux {machine['kernel']}, load average {' '.join(f'{x:.2f}' for x in machine['loadavg_at_start'])}")
-    print("- versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()))
+    print(machine_line(machine))
+    print(versions_line(vers))
     print(f"- python: {sys.executable} ({machine['python']})")
     print(f"- counts: {args.runs} flow runs, {args.calls} DescribeClusters calls over {args.clusters} clusters, "
           f"{args.tokens} HSM tokens\n", flush=True)
@@ -728,11 +519,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"3. restart with {args.tokens} HSM tokens (filling the data dir) ...", file=sys.stderr, flush=True)
         results["restart"] = bench_restart(workdir, args.tokens, args.fill_threads)
 
-    machine["loadavg_at_end"] = list(os.getloadavg())
     report = markdown(results)
     print(report)
-    print(f"\nload average at end: {' '.join(f'{x:.2f}' for x in machine['loadavg_at_end'])} "
-          f"(other processes on this machine add noise to every figure)")
+    print(end_line(machine))
     payload = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine,
@@ -744,8 +533,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "results": results,
         "markdown": report,
     }
-    args.out.write_text(json.dumps(payload, indent=2) + "\n")
-    print(f"\nJSON written to {args.out}")
+    write_json(args.out, payload)
     return 0
 
 

@@ -40,52 +40,53 @@ written as JSON to ``--out``. Needs moto's server (``pip install -e '.[bench]'``
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import http.client
 import json
-import os
-import re
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-import boto3
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.config import Config as BotoConfig
-from botocore.credentials import Credentials
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_cloudhsm import (  # the sibling script's process and machine helpers
+import benchlib  # the scripts' shared process, machine, request and load helpers
+from benchlib import (
     HOST,
+    KMS,
+    PLAINTEXT,
     Server,
+    Signed,
+    add_load_arguments,
+    check_answers,
+    check_load_arguments,
+    crypto_requests,
+    end_line,
+    fmt_lat,
+    fmt_tp,
     free_port,
+    invalid,
+    kms_client,
     machine_info,
+    machine_line,
     moto_executable,
-    percentile,
+    pin_cpus,
+    pinning_note,
     proc_status,
+    quiet,
     running,
+    send_count,
+    sequential,
+    summary,
     versions,
+    versions_line,
+    write_json,
+    wrk_version,
 )
-
-ACCOUNT = "111122223333"
-SECRET = "bench-secret"
-REGION = "us-east-1"
-SIGNING_NAME = "kms"
-JSON_11 = "application/x-amz-json-1.1"
-TARGET_PREFIX = "TrentService."
-PLAINTEXT = bytes(range(64))
 
 THROUGHPUT_FACTOR = 10.0
 P50_TARGET_MS = 2.0
@@ -100,247 +101,11 @@ SCALE_OPS = ("Encrypt", "DescribeKey")
 # -- requests signed once ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Signed:
-    operation: str
-    headers: dict[str, str]
-    body: bytes
-
-
 def sign(port: int, operation: str, params: dict[str, Any]) -> Signed:
-    body = json.dumps(params).encode()
-    request = AWSRequest(method="POST", url=f"http://{HOST}:{port}/", data=body,
-                         headers={"Content-Type": JSON_11, "X-Amz-Target": TARGET_PREFIX + operation})
-    SigV4Auth(Credentials(ACCOUNT, SECRET), SIGNING_NAME, REGION).add_auth(request)
-    return Signed(operation, dict(request.headers.items()), body)
-
-
-def send_once(port: int, request: Signed) -> dict[str, Any]:
-    conn = http.client.HTTPConnection(HOST, port, timeout=60)
-    try:
-        conn.request("POST", "/", body=request.body, headers=request.headers)
-        response = conn.getresponse()
-        data = response.read()
-    finally:
-        conn.close()
-    if response.status != 200:
-        raise RuntimeError(f"{request.operation}: HTTP {response.status}: {data[:300]!r}")
-    return json.loads(data)
-
-
-def kms_client(url: str) -> Any:
-    return boto3.session.Session().client(
-        "kms", endpoint_url=url, region_name=REGION, aws_access_key_id=ACCOUNT, aws_secret_access_key=SECRET,
-        config=BotoConfig(retries={"max_attempts": 1, "mode": "standard"}))
-
-
-def crypto_requests(port: int, key_id: str, ciphertext: bytes) -> dict[str, Signed]:
-    def b64(raw: bytes) -> str:
-        return base64.b64encode(raw).decode()
-
-    return {
-        "Encrypt": sign(port, "Encrypt", {"KeyId": key_id, "Plaintext": b64(PLAINTEXT)}),
-        "Decrypt": sign(port, "Decrypt", {"CiphertextBlob": b64(ciphertext)}),
-        "GenerateDataKey": sign(port, "GenerateDataKey", {"KeyId": key_id, "KeySpec": "AES_256"}),
-        "DescribeKey": sign(port, "DescribeKey", {"KeyId": key_id}),
-    }
-
-
-def check_answers(port: int, requests: dict[str, Signed], key_id: str) -> None:
-    """One untimed call of each request, checking that the answer is the real thing."""
-    def expect(ok: bool, operation: str, answer: Any) -> None:
-        if not ok:
-            raise RuntimeError(f"unexpected {operation} answer: {answer!r}")
-
-    enc = send_once(port, requests["Encrypt"])
-    expect(key_id in enc["KeyId"] and len(base64.b64decode(enc["CiphertextBlob"])) > len(PLAINTEXT), "Encrypt", enc)
-    dec = send_once(port, requests["Decrypt"])
-    expect(base64.b64decode(dec["Plaintext"]) == PLAINTEXT and key_id in dec["KeyId"], "Decrypt", dec)
-    gdk = send_once(port, requests["GenerateDataKey"])
-    expect(len(base64.b64decode(gdk["Plaintext"])) == 32 and len(base64.b64decode(gdk["CiphertextBlob"])) > 32,
-           "GenerateDataKey", gdk)
-    meta = send_once(port, requests["DescribeKey"])["KeyMetadata"]
-    expect(meta["KeyId"] == key_id and meta["KeyState"] == "Enabled", "DescribeKey", meta)
-
-
-# -- load: aiohttp (default) or wrk --------------------------------------------------------------------------
-
-
-async def _drive(server: Server, request: Signed, concurrency: int, warmup_s: float, duration_s: float) -> dict:
-    """``concurrency`` workers loop over the request; requests completed inside the timed window count."""
-    assert server.process is not None
-    loop = asyncio.get_running_loop()
-    url = server.url + "/"
-    statuses: Counter[str] = Counter()
-    latencies: list[float] = []
-    samples: dict[str, tuple[float, float, float]] = {}  # wall, server CPU, client CPU
-    window_start = loop.time() + warmup_s
-    window_end = window_start + duration_s
-
-    def sample(name: str) -> None:
-        samples[name] = (loop.time(), proc_status(server.process.pid)["cpu_s"], time.process_time())
-
-    async def sampler() -> None:
-        await asyncio.sleep(max(0.0, window_start - loop.time()))
-        sample("start")
-        await asyncio.sleep(max(0.0, window_end - loop.time()))
-        sample("end")
-
-    async def worker(session: aiohttp.ClientSession) -> None:
-        while (began := loop.time()) < window_end:
-            try:
-                async with session.post(url, data=request.body, headers=request.headers) as response:
-                    await response.read()
-                    status = str(response.status)
-            except (TimeoutError, aiohttp.ClientError) as error:
-                status = type(error).__name__
-            done = loop.time()
-            if window_start <= done < window_end:
-                statuses[status] += 1
-                if began >= window_start:
-                    latencies.append(done - began)
-
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60),
-                                     skip_auto_headers=("User-Agent",), auto_decompress=False) as session:
-        await asyncio.gather(sampler(), *(worker(session) for _ in range(concurrency)))
-    wall = samples["end"][0] - samples["start"][0]
-    completed = sum(statuses.values())
-    ok = statuses.get("200", 0)
-    ms = [x * 1000 for x in latencies]
-    return {
-        "client": "aiohttp", "concurrency": concurrency, "duration_s": round(wall, 3),
-        "requests": completed, "errors": completed - ok, "statuses": dict(statuses),
-        "rps": round(ok / wall, 1),
-        "loaded_p50_ms": round(percentile(ms, 50), 2), "loaded_p99_ms": round(percentile(ms, 99), 2),
-        "server_cpu_us_per_req": round((samples["end"][1] - samples["start"][1]) / max(ok, 1) * 1e6, 1),
-        "server_cpu_share": round((samples["end"][1] - samples["start"][1]) / wall, 2),
-        "client_cpu_share": round((samples["end"][2] - samples["start"][2]) / wall, 2),
-    }
-
-
-def load_aiohttp(server: Server, request: Signed, concurrency: int, warmup_s: float, duration_s: float) -> dict:
-    return asyncio.run(_drive(server, request, concurrency, warmup_s, duration_s))
-
-
-def wrk_script(request: Signed, path: Path) -> Path:
-    headers = "\n".join(f'wrk.headers["{k}"] = [==[{v}]==]' for k, v in request.headers.items()
-                        if k.lower() not in ("host", "content-length"))
-    path.write_text(f'wrk.method = "POST"\nwrk.body = [==[{request.body.decode()}]==]\n{headers}\n')
-    return path
-
-
-def _wrk(server: Server, script: Path, concurrency: int, seconds: float) -> str:
-    argv = ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(script),
-            server.url + "/"]
-    return subprocess.run(argv, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
-
-
-def load_wrk(server: Server, request: Signed, concurrency: int, warmup_s: float, duration_s: float,
-             workdir: Path) -> dict:
-    assert server.process is not None
-    script = wrk_script(request, workdir / f"{request.operation}.lua")
-    _wrk(server, script, concurrency, warmup_s)
-    cpu0, wall0 = proc_status(server.process.pid)["cpu_s"], time.perf_counter()
-    out = _wrk(server, script, concurrency, duration_s)
-    cpu1, wall = proc_status(server.process.pid)["cpu_s"], time.perf_counter() - wall0
-
-    def grab(pattern: str, default: str = "0") -> str:
-        match = re.search(pattern, out)
-        return match.group(1) if match else default
-
-    completed = int(grab(r"(\d+) requests in"))
-    non2xx = int(grab(r"Non-2xx or 3xx responses: (\d+)"))
-    said = grab(r"Socket errors: ([^\n]*)", "")
-    socket_errors = sum(int(x) for x in re.findall(r"\d+", said))
-    return {
-        "client": "wrk", "concurrency": concurrency, "duration_s": float(duration_s),
-        "requests": completed, "errors": non2xx + socket_errors,
-        "rps": round(float(grab(r"Requests/sec:\s+([\d.]+)")) * (completed - non2xx) / max(completed, 1), 1),
-        "loaded_p50_ms": _wrk_ms(grab(r"50%\s+([\d.]+\w+)", "nan")),
-        "loaded_p99_ms": _wrk_ms(grab(r"99%\s+([\d.]+\w+)", "nan")),
-        "server_cpu_us_per_req": round((cpu1 - cpu0) / max(completed - non2xx, 1) * 1e6, 1),
-        "server_cpu_share": round((cpu1 - cpu0) / wall, 2),
-    }
-
-
-def _wrk_ms(text: str) -> float:
-    match = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
-    if not match:
-        return float("nan")
-    return round(float(match.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[match.group(2)], 3)
-
-
-async def _send_count(url: str, request: Signed, total: int, concurrency: int) -> Counter[str]:
-    """Send exactly ``total`` copies of the request, ``concurrency`` at a time (setup: CreateKey in bulk)."""
-    statuses: Counter[str] = Counter()
-    remaining = total
-
-    async def worker(session: aiohttp.ClientSession) -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            async with session.post(url, data=request.body, headers=request.headers) as response:
-                await response.read()
-                statuses[str(response.status)] += 1
-
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency),
-                                     timeout=aiohttp.ClientTimeout(total=120)) as session:
-        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
-    return statuses
-
-
-def cpu_idle_fraction(seconds: float) -> float:
-    """Share of all CPUs' time that was idle over the next ``seconds`` (from /proc/stat)."""
-    def read() -> tuple[int, int]:
-        with open("/proc/stat") as f:
-            fields = [int(x) for x in f.readline().split()[1:]]
-        return fields[3] + fields[4], sum(fields[:8])  # idle + iowait, total (without guest time)
-
-    idle0, total0 = read()
-    time.sleep(seconds)
-    idle1, total1 = read()
-    return (idle1 - idle0) / max(total1 - total0, 1)
-
-
-def wait_until_quiet(threshold: float, deadline_s: float) -> float:
-    """Other processes on a 2-CPU machine take CPU from the server and the load generator alike: before a
-    throughput run, wait (up to ``deadline_s``) for a half second in which the CPUs were ``threshold`` idle."""
-    deadline = time.perf_counter() + deadline_s
-    while True:
-        idle = cpu_idle_fraction(0.5)
-        if idle >= threshold or time.perf_counter() > deadline:
-            return round(idle, 2)
+    return benchlib.sign(KMS, port, operation, params)
 
 
 # -- single-client latency -----------------------------------------------------------------------------------
-
-
-def sequential(port: int, requests: Sequence[Signed], warmup: int) -> dict[str, Any]:
-    """Send the requests in order over one keep-alive connection; time all but the first ``warmup``."""
-    conn = http.client.HTTPConnection(HOST, port, timeout=60)
-    times: list[float] = []
-    errors = connections = 0
-    try:
-        for i, request in enumerate(requests):
-            connections += conn.sock is None
-            began = time.perf_counter()
-            conn.request("POST", "/", body=request.body, headers=request.headers)
-            response = conn.getresponse()
-            response.read()
-            elapsed = time.perf_counter() - began
-            errors += response.status != 200
-            if i >= warmup:
-                times.append(elapsed * 1000)
-    finally:
-        conn.close()
-    return summary(times, errors) | {"connections": connections}
-
-
-def summary(times_ms: Sequence[float], errors: int) -> dict[str, Any]:
-    return {"n": len(times_ms), "errors": errors,
-            "p50_ms": round(percentile(times_ms, 50), 3), "p90_ms": round(percentile(times_ms, 90), 3),
-            "p99_ms": round(percentile(times_ms, 99), 3), "mean_ms": round(statistics.fmean(times_ms), 3)}
 
 
 def latency(port: int, request: Signed, calls: int) -> dict[str, Any]:
@@ -353,7 +118,7 @@ def latency(port: int, request: Signed, calls: int) -> dict[str, Any]:
 
 def create_keys(server: Server, count: int, concurrency: int) -> dict[str, Any]:
     began = time.perf_counter()
-    statuses = asyncio.run(_send_count(server.url + "/", sign(server.port, "CreateKey", {}), count, concurrency))
+    statuses = send_count(server.url + "/", sign(server.port, "CreateKey", {}), count, concurrency)
     seconds = time.perf_counter() - began
     if statuses.get("200", 0) != count:
         raise RuntimeError(f"CreateKey x{count} on {server.name}: statuses {dict(statuses)}")
@@ -395,29 +160,11 @@ def list_all_keys(server: Server, rounds: int) -> dict[str, Any]:
             "boto3_keys": boto_keys}
 
 
-def summarize_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
-    """The median round (by req/s) stands for the measurement; the spread and every round are kept."""
-    rps = [r["rps"] for r in rounds]
-    cpu = [r["server_cpu_us_per_req"] for r in rounds]
-    return {
-        "client": rounds[0]["client"], "concurrency": rounds[0]["concurrency"], "rounds": rounds,
-        "rps": round(statistics.median(rps), 1), "rps_min": min(rps), "rps_max": max(rps),
-        "errors": sum(r["errors"] for r in rounds),
-        "server_cpu_us_per_req": round(statistics.median(cpu), 1),
-        "loaded_p50_ms": round(statistics.median(r["loaded_p50_ms"] for r in rounds), 2),
-        "loaded_p99_ms": round(statistics.median(r["loaded_p99_ms"] for r in rounds), 2),
-    }
-
-
 def setup_ten_keys(server: Server) -> tuple[str, bytes]:
     client = kms_client(server.url)
     key_ids = [client.create_key()["KeyMetadata"]["KeyId"] for _ in range(10)]
     ciphertext = client.encrypt(KeyId=key_ids[0], Plaintext=PLAINTEXT)["CiphertextBlob"]
     return key_ids[0], ciphertext
-
-
-def quiet(args: argparse.Namespace) -> float | None:
-    return wait_until_quiet(args.quiet, args.quiet_wait) if args.quiet else None
 
 
 def bench_server(start: Callable[[str], Server], args: argparse.Namespace, workdir: Path,
@@ -445,19 +192,8 @@ def bench_server(start: Callable[[str], Server], args: argparse.Namespace, workd
 
 def measure_throughput(server: Server, requests: dict[str, Signed], args: argparse.Namespace,
                        workdir: Path) -> dict[str, Any]:
-    clients = ("aiohttp", "wrk") if args.load == "both" else (args.load,)
-    runs: dict[str, dict[str, list[dict[str, Any]]]] = {op: {c: [] for c in clients} for op in CRYPTO_OPS}
-    for round_no in range(args.rounds):  # rounds interleave the operations, spreading outside noise over all
-        print(f"  {server.name}: load round {round_no + 1}/{args.rounds} ...", file=sys.stderr, flush=True)
-        for op in CRYPTO_OPS:
-            for client in clients:
-                idle = quiet(args)
-                if client == "aiohttp":
-                    run = load_aiohttp(server, requests[op], args.concurrency, args.warmup, args.duration)
-                else:
-                    run = load_wrk(server, requests[op], args.concurrency, args.warmup, args.duration, workdir)
-                runs[op][client].append(run | {"idle_before": idle, "loadavg_1m": os.getloadavg()[0]})
-    return {op: {c: summarize_rounds(r) for c, r in by_client.items()} for op, by_client in runs.items()}
+    """``args.rounds`` rounds interleaving the operations (spreading outside noise over all of them)."""
+    return benchlib.measure_throughput([(server.name, server, requests)], CRYPTO_OPS, args, workdir)[server.name]
 
 
 def bench_many_keys(ten: Server, ten_requests: dict[str, Signed], many: Server,
@@ -522,21 +258,6 @@ def alternate_latency(servers: dict[str, tuple[Server, dict[str, Signed]]],
 
 
 # -- report --------------------------------------------------------------------------------------------------
-
-
-def invalid(entry: dict[str, Any]) -> bool:
-    return bool(entry.get("errors"))
-
-
-def fmt_tp(entry: dict[str, Any]) -> str:
-    spread = f" ({entry['rps_min']:,.0f}–{entry['rps_max']:,.0f})" if len(entry["rounds"]) > 1 else ""
-    text = f"{entry['rps']:,.0f}{spread}; server CPU {entry['server_cpu_us_per_req']:.0f} µs/req"
-    return text + (f" **INVALID: {entry['errors']} errors**" if invalid(entry) else "")
-
-
-def fmt_lat(entry: dict[str, Any]) -> str:
-    text = f"{entry['p50_ms']:.2f} / {entry['p90_ms']:.2f} / {entry['p99_ms']:.2f}"
-    return text + (f" **INVALID: {entry['errors']} errors**" if invalid(entry) else "")
 
 
 Row = tuple[str, str, str, str, str]
@@ -652,32 +373,11 @@ def markdown(results: dict[str, Any]) -> str:
 # -- main ----------------------------------------------------------------------------------------------------
 
 
-def pin_cpus(wanted: bool) -> list[str]:
-    """With two CPUs or more, the server gets the first and this process (the load generator, and wrk, which
-    inherits it) the second: otherwise the scheduler at times runs both on one CPU and halves the throughput.
-    Returns the command prefix that starts a server on its CPU."""
-    allowed = sorted(os.sched_getaffinity(0))
-    if not wanted or len(allowed) < 2 or shutil.which("taskset") is None:
-        return []
-    os.sched_setaffinity(0, {allowed[1]})
-    return ["taskset", "-c", str(allowed[0])]
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("bench-kms.json"), help="JSON results path")
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 s windows, 200 calls, 300 keys")
-    parser.add_argument("--load", choices=("aiohttp", "wrk", "both"), default="aiohttp",
-                        help="load generator for the throughput runs (wrk must be installed)")
-    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight (default 16)")
-    parser.add_argument("--duration", type=float, help="timed window per throughput run, s (default 5)")
-    parser.add_argument("--rounds", type=int, help="throughput rounds per operation and client (default 3)")
-    parser.add_argument("--warmup", type=float, help="warm-up before each window, s (default 1)")
-    parser.add_argument("--quiet", type=float, default=0.85,
-                        help="before each throughput run wait for the CPUs to be this idle (0 = don't wait)")
-    parser.add_argument("--quiet-wait", type=float, default=120.0, help="longest wait for a quiet machine, s")
-    parser.add_argument("--no-pin", dest="pin", action="store_false",
-                        help="don't pin the server and the load generator to CPUs of their own")
+    add_load_arguments(parser)
     parser.add_argument("--calls", type=int, help="sequential calls per latency figure (default 2000)")
     parser.add_argument("--keys", type=int, help="keys in the account for the scale scenario (default 10000)")
     parser.add_argument("--list-rounds", type=int, default=5, help="ListKeys-of-everything rounds (default 5)")
@@ -686,15 +386,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-every-key", dest="every_key", action="store_false",
                         help="skip the Encrypt-with-every-key passes")
     args = parser.parse_args(argv)
-    args.duration = args.duration or (1.0 if args.quick else 5.0)
-    args.warmup = args.warmup if args.warmup is not None else (0.5 if args.quick else 1.0)
-    args.rounds = args.rounds or (1 if args.quick else 3)
+    check_load_arguments(parser, args)
     args.calls = args.calls or (200 if args.quick else 2000)
     args.keys = args.keys or (300 if args.quick else 10_000)
     if args.quick:
         args.list_rounds = min(args.list_rounds, 2)
-    if args.load != "aiohttp" and shutil.which("wrk") is None:
-        parser.error("--load wrk needs wrk on PATH (apt-get install -y wrk)")
     return args
 
 
@@ -702,14 +398,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     machine, vers = machine_info(), versions()  # before pinning: machine_info counts this process's CPUs
     pin = pin_cpus(args.pin)
-    machine["pinning"] = f"server: {' '.join(pin)}; load generator: CPU {sorted(os.sched_getaffinity(0))}" if pin else None
-    if shutil.which("wrk"):
-        said = subprocess.run(["wrk", "--version"], check=False, capture_output=True, text=True).stdout
-        vers["wrk"] = said.split("[")[0].removeprefix("wrk").strip() or "installed"
+    machine["pinning"] = pinning_note(pin)
+    if (wrk := wrk_version()) is not None:
+        vers["wrk"] = wrk
     print(f"# hsmsim KMS benchmark ({datetime.now(UTC).isoformat(timespec='seconds')})\n")
-    print(f"- machine: {machine['nproc']} CPUs ({machine['cpu_model']}), {machine['mem_total_gib']} GiB, "
-          f"Linux {machine['kernel']}, load average {' '.join(f'{x:.2f}' for x in machine['loadavg_at_start'])}")
-    print("- versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()))
+    print(machine_line(machine))
+    print(versions_line(vers))
     print(f"- load: {args.load}, {args.concurrency} in flight, {args.warmup:g} s warm-up + {args.duration:g} s; "
           f"{args.calls} sequential calls per latency figure; {args.keys:,} keys; "
           + ("server pinned to one CPU, load generator to another" if pin else "server and load generator share "
@@ -739,11 +433,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("moto ...", file=sys.stderr, flush=True)
             results["moto"] = bench_server(moto, args, workdir, many_keys=not args.no_moto_keys)
 
-    machine["loadavg_at_end"] = list(os.getloadavg())
     report = markdown(results)
     print(report)
-    print(f"\nload average at end: {' '.join(f'{x:.2f}' for x in machine['loadavg_at_end'])} "
-          "(other processes on this machine add noise to every figure)")
+    print(end_line(machine))
     payload = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine, "versions": vers,
         "parameters": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
@@ -751,8 +443,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "scale_tolerance": SCALE_TOLERANCE, "list_keys_s": LISTKEYS_TARGET_S, "rss_mb": RSS_TARGET_MB},
         "results": results, "markdown": report,
     }
-    args.out.write_text(json.dumps(payload, indent=2) + "\n")
-    print(f"\nJSON written to {args.out}")
+    write_json(args.out, payload)
     return 0
 
 
