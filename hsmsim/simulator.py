@@ -156,7 +156,6 @@ class Simulator:
             return self._call_kms(ctx, request)
         with self._lock, UnitOfWork(self.sessions) as uow:
             self._apply_due(uow)
-            uow.after_commit(self.kms.cache.forget_backed)
             service = CloudHSMService(self.cloudhsm, Step(self.cloudhsm, uow))
             try:
                 return invoke(service, request.operation_model, request.params, ctx)
@@ -198,7 +197,6 @@ class Simulator:
         """Run ``work(step)`` in a unit of work after the due transitions (for the control and data planes)."""
         with self._lock, UnitOfWork(self.sessions) as uow:
             self._apply_due(uow)
-            uow.after_commit(self.kms.cache.forget_backed)  # HSMs, users or backing keys may have changed
             return work(Step(self.cloudhsm, uow))
 
     def tick(self) -> int:
@@ -209,12 +207,19 @@ class Simulator:
             return applied
 
     def _apply_due(self, uow: UnitOfWork) -> int:
-        """Apply every CloudHSM and KMS transition and timer that fell due; KMS changes clear the key cache."""
+        """Apply every CloudHSM and KMS transition and timer that fell due; KMS changes clear the key cache, and a
+        commit that changed CloudHSM clusters, HSMs or keys drops the views of keys in CloudHSM key stores."""
         now = self.clock.now()
         applied = self.lifecycle.apply_due(uow.session, Step(self.cloudhsm, uow), now)
         kms_applied = self.kms.lifecycle.apply_due(uow.session, KmsStep(self.kms, uow), now)
-        if applied:
-            uow.after_commit(self.kms.cache.forget_backed)
+
+        def forget_backed() -> None:  # every unit of work starts here: one check for CloudHSM changes in any of them
+            touched = touched_in(uow.session)
+            if touched.backed or touched.everything:
+                self.kms.cache.forget_backed()
+                self.kms.handles.forget_all()
+
+        uow.after_commit(forget_backed)
         if kms_applied:
             uow.after_commit(self.kms.cache.invalidate)
         return applied + kms_applied
@@ -293,6 +298,7 @@ class Simulator:
     def close(self) -> None:
         with UnitOfWork(self.sessions) as uow:
             self.kms.usage.flush(uow.session)
+        self.kms.next_passwords.close()
         self.hsm.close()
         self.engine.dispose()
 

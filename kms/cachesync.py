@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from hsmsim.cloudhsm.models import Cluster, Hsm, HsmKey
 from kms.identifiers import ARN
 from kms.models import (
     KmsAlias,
@@ -36,13 +37,16 @@ class Touched:
     names: bool = False
     """An alias changed: resolved names are stale."""
     everything: bool = False
+    backed: bool = False
+    """A CloudHSM cluster, HSM or key changed: views of keys in CloudHSM key stores may name the wrong HSMs."""
 
     def __bool__(self) -> bool:
         return self.everything or self.names or bool(self.families)
 
 
 def touched_in(session: Session) -> Touched:
-    return session.info.get(TOUCHED) or Touched()
+    found: Touched | None = session.info.get(TOUCHED)
+    return Touched() if found is None else found  # not ``or``: a Touched with only ``backed`` is falsy
 
 
 def _touched(session: Session) -> Touched:
@@ -68,6 +72,8 @@ def _collect(session: Session, _context: Any, _instances: Any) -> None:
             touched.names = True
         elif isinstance(row, (KmsCustomKeyStore, KmsBackingKey)):  # a store's keys show its state and cluster
             touched.everything = True
+        elif isinstance(row, (Cluster, Hsm, HsmKey)):
+            touched.backed = True
 
 
 @event.listens_for(Session, "do_orm_execute")

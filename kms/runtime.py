@@ -16,6 +16,7 @@ from kms.domainkey import DomainKey
 from kms.granttokens import GrantTokens
 from kms.keystores.backing_handles import Handles
 from kms.keystores.faults import ConnectionFaults
+from kms.keystores.passwords import NextPasswords
 from kms.keystores.sessions import KmsUserSessions
 from kms.keyview import KeyCache
 from kms.usage import LastUsage
@@ -37,7 +38,9 @@ class KMSRuntime:
     keystore_sessions: KmsUserSessions
     faults: ConnectionFaults = field(default_factory=ConnectionFaults)
     handles: Handles = field(default_factory=Handles)
-    """PKCS#11 object handles of backing keys (never the keys)."""
+    """Session-object copies of backing keys inside the HSM tokens, per pooled session (never the key bytes)."""
+    next_passwords: NextPasswords = field(default_factory=NextPasswords)
+    """kmsuser passwords (with their hashes) made ahead of the connections that rotate to them."""
 
     def now(self) -> datetime:
         return self.clock.now()

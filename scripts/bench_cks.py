@@ -71,20 +71,15 @@ from benchlib import (
     fmt_tp,
     invalid,
     kms_client,
-    machine_info,
-    machine_line,
     markdown_table,
     moto_executable,
     percentile,
-    pin_cpus,
-    pinning_note,
+    pinning_phrase,
     quiet,
     running,
+    start_report,
     summary_ms,
-    versions,
-    versions_line,
     write_json,
-    wrk_version,
 )
 
 from hsmsim.testing import CustomerCA
@@ -423,18 +418,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    machine, vers = machine_info(), versions()  # before pinning: machine_info counts this process's CPUs
-    pin = pin_cpus(args.pin)
-    machine["pinning"] = pinning_note(pin)
-    if (wrk := wrk_version()) is not None:
-        vers["wrk"] = wrk
-    print(f"# hsmsim custom key store benchmark ({datetime.now(UTC).isoformat(timespec='seconds')})\n")
-    print(machine_line(machine))
-    print(versions_line(vers))
+    machine, vers, pin = start_report("hsmsim custom key store benchmark", args.pin)
     print(f"- load: {args.load}, {args.concurrency} in flight, {args.warmup:g} s warm-up + {args.duration:g} s, "
           f"{args.rounds} rounds; {args.cycles} connect cycles; {args.creates} CreateKey calls; delays {args.delays}; "
-          + ("server pinned to one CPU, load generator to another" if pin else "server and load generator share "
-             "the CPUs") + "\n", flush=True)
+          + pinning_phrase(pin) + "\n", flush=True)
 
     results: dict[str, Any] = {}
     exe = moto_executable()

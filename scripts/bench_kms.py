@@ -71,21 +71,16 @@ from benchlib import (
     free_port,
     invalid,
     kms_client,
-    machine_info,
-    machine_line,
     moto_executable,
-    pin_cpus,
-    pinning_note,
+    pinning_phrase,
     proc_status,
     quiet,
     running,
     send_count,
     sequential,
+    start_report,
     summary,
-    versions,
-    versions_line,
     write_json,
-    wrk_version,
 )
 
 THROUGHPUT_FACTOR = 10.0
@@ -396,18 +391,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    machine, vers = machine_info(), versions()  # before pinning: machine_info counts this process's CPUs
-    pin = pin_cpus(args.pin)
-    machine["pinning"] = pinning_note(pin)
-    if (wrk := wrk_version()) is not None:
-        vers["wrk"] = wrk
-    print(f"# hsmsim KMS benchmark ({datetime.now(UTC).isoformat(timespec='seconds')})\n")
-    print(machine_line(machine))
-    print(versions_line(vers))
+    machine, vers, pin = start_report("hsmsim KMS benchmark", args.pin)
     print(f"- load: {args.load}, {args.concurrency} in flight, {args.warmup:g} s warm-up + {args.duration:g} s; "
           f"{args.calls} sequential calls per latency figure; {args.keys:,} keys; "
-          + ("server pinned to one CPU, load generator to another" if pin else "server and load generator share "
-             "the CPUs") + "\n", flush=True)
+          + pinning_phrase(pin) + "\n", flush=True)
 
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-kms-") as tmp:

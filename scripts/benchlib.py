@@ -38,6 +38,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -200,6 +201,24 @@ def pin_cpus(wanted: bool) -> list[str]:
 
 def pinning_note(pin: list[str]) -> str | None:
     return f"server: {' '.join(pin)}; load generator: CPU {sorted(os.sched_getaffinity(0))}" if pin else None
+
+
+def pinning_phrase(pin: list[str]) -> str:
+    return "server pinned to one CPU, load generator to another" if pin else "server and load generator share the CPUs"
+
+
+def start_report(title: str, pin_wanted: bool) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+    """The machine and versions (read before pinning: machine_info counts this process's CPUs), the CPU pinning
+    (:func:`pin_cpus`), and the report's first lines; returns (machine, versions, pin prefix)."""
+    machine, vers = machine_info(), versions()
+    pin = pin_cpus(pin_wanted)
+    machine["pinning"] = pinning_note(pin)
+    if (wrk := wrk_version()) is not None:
+        vers["wrk"] = wrk
+    print(f"# {title} ({datetime.now(UTC).isoformat(timespec='seconds')})\n")
+    print(machine_line(machine))
+    print(versions_line(vers))
+    return machine, vers, pin
 
 
 def cpu_idle_fraction(seconds: float) -> float:

@@ -28,3 +28,31 @@ def test_remembered_entries_hold_no_password():
     stored = hash_password("s3cret-pass")
     verifier.verify("s3cret-pass", stored)
     assert all(b"s3cret-pass" not in value for value in verifier._known.values())
+
+
+def test_next_passwords_are_made_ahead_in_their_own_thread_and_handed_out_once():
+    import threading
+
+    from kms.keystores.passwords import NextPasswords, new_pair
+
+    made_in: list[str] = []
+    ready = threading.Semaphore(0)
+
+    def make() -> tuple[str, str]:
+        made_in.append(threading.current_thread().name)
+        pair = new_pair()
+        ready.release()
+        return pair
+
+    supply = NextPasswords(make)
+    supply.prepare()
+    for _ in range(NextPasswords.AHEAD):
+        ready.acquire()  # the daemon thread made one
+    taken = [supply.take() for _ in range(NextPasswords.AHEAD)]
+    assert set(made_in[:NextPasswords.AHEAD]) == {"kmsuser-passwords"}
+    passwords = [password for password, _ in taken]
+    assert len(set(passwords)) == len(passwords)
+    assert all(len(p) == 32 and p.isalnum() for p in passwords)
+    assert all(verify_password(password, stored) and password not in stored for password, stored in taken)
+    supply.close()
+    assert supply.take()[0] not in passwords  # closed: made on the spot, still never one handed out before

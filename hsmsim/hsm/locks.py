@@ -52,7 +52,8 @@ class RWLock:
                 self._readers[me] = depth
             else:
                 del self._readers[me]
-                self._cond.notify_all()
+                if self._waiting_writers:  # only a writer can be waiting on readers
+                    self._cond.notify_all()
 
     def acquire_write(self, *, allow_upgrade: bool, timeout: float | None = None) -> None:
         """Take the write side. ``timeout`` (seconds) turns a wait that may be a deadlock into HSMError."""

@@ -4,7 +4,8 @@ KMS, logged in as ``kmsuser``, generates each backing key in the cluster through
 (:func:`hsmsim.cloudhsm.keystore.generate_symmetric`): a persistent, sensitive, non-extractable AES-256 secret key
 labelled with the KMS key ARN, owned by kmsuser, on every ACTIVE HSM before CreateKey returns. Encrypt and Decrypt
 run AES-GCM *inside* an HSM's token (:class:`HsmAead`, a drop-in for the AESGCM the ciphertext blob uses); the key
-bytes never leave PKCS#11. The hot path keeps pooled sessions and object handles, never the key.
+bytes never leave PKCS#11. The hot path keeps pooled sessions and, in each, a session-object copy of the backing
+key made inside the token (:mod:`kms.keystores.backing_handles`), never the key bytes.
 """
 
 from __future__ import annotations
@@ -87,18 +88,18 @@ class HsmAead:
 
     def __init__(self, hsm: SoftHSM, handles: Handles, backing: HsmBacking) -> None:
         self._hsm, self._handles, self._backing = hsm, handles, backing
+        self._cka_id = kt.key_id(backing.key_reference) if backing.key_reference is not None else None
 
     def _run(self, decrypting: bool, iv: bytes, data: bytes, aad: bytes) -> bytes:
-        backing = self._backing
-        if backing.key_reference is None or not backing.serials:
+        backing, cka_id = self._backing, self._cka_id
+        if cka_id is None or not backing.serials:
             raise unreachable(backing.cluster_id)
-        cka_id = kt.key_id(backing.key_reference)
         params = GCMParams(iv, aad, 128)
         for serial in backing.serials:
             try:
                 with self._hsm.session(serial) as session:
                     try:
-                        key = self._handles.key(session, cka_id)
+                        key = self._handles.key(session, backing.backing_key_id, cka_id)
                     except PKCS11Error:
                         continue  # not on this HSM (deleted out of band): try the next
                     try:
@@ -106,7 +107,7 @@ class HsmAead:
                             return bytes(key.decrypt(data, mechanism=Mechanism.AES_GCM, mechanism_param=params))
                         return bytes(key.encrypt(data, mechanism=Mechanism.AES_GCM, mechanism_param=params))
                     except PKCS11Error as error:
-                        self._handles.drop(session, cka_id)
+                        self._handles.drop(session, backing.backing_key_id)
                         if decrypting:
                             raise InvalidTag() from error
                         log.warning("AES-GCM failed on HSM token %s: %r", serial, error)
@@ -162,6 +163,8 @@ def delete_backing_key(step: Step, key: KmsKey) -> bool:
     if row is None:
         return False
     session.delete(row)
+    handles, backing_key_id = step.runtime.handles, row.backing_key_id
+    step.uow.after_commit(lambda: handles.forget(backing_key_id))  # the hot path's session copies go too
     store = session.get(KmsCustomKeyStore, row.custom_key_store_id)
     if store is None or store.state is not ConnectionState.CONNECTED or store.cluster_id is None:
         log.warning("backing key %s of %s left in its cluster: the store is not connected", row.key_reference, key.arn)

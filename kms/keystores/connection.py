@@ -15,8 +15,6 @@ they return to is kept in ``KmsKey.state_before_update``.
 from __future__ import annotations
 
 import logging
-import secrets
-import string
 from datetime import datetime
 
 from sqlalchemy import select
@@ -24,7 +22,6 @@ from sqlalchemy.orm import Session
 
 from hsmsim.cloudhsm.enums import HsmState
 from hsmsim.cloudhsm.models import HsmUser
-from hsmsim.cloudhsm.passwords import hash_password
 from hsmsim.cloudhsm.users import CRYPTO_USER, MAX_FAILED_LOGINS
 from kms.enums import ConnectionErrorCode, ConnectionState, KeyState
 from kms.keystores.sessions import KMSUSER
@@ -33,10 +30,6 @@ from kms.models import KmsCustomKeyStore, KmsKey
 from kms.runtime import KMSRuntime, Step
 
 log = logging.getLogger(__name__)
-
-_ALPHABET = string.ascii_letters + string.digits
-ROTATED_PASSWORD_LENGTH = 32
-"""The rotated password: 32 random alphanumerics (valid for every kmsuser password rule)."""
 
 
 # -- the keys of a store --------------------------------------------------------------------------------------
@@ -79,13 +72,10 @@ def set_underlying(key: KmsKey, state: KeyState) -> bool:
 def _failure(step: Step, store: KmsCustomKeyStore) -> ConnectionErrorCode | None:
     """Run the sequence; None once KMS is logged in as kmsuser with a freshly rotated password."""
     runtime, session = step.runtime, step.session
-    faults, cluster_id = runtime.faults, store.cluster_id or ""
+    cluster_id = store.cluster_id or ""
 
     def injected(code: ConnectionErrorCode) -> bool:
-        if faults.pending(cluster_id, code):
-            faults.consume(cluster_id, code)
-            return True
-        return False
+        return runtime.faults.take(cluster_id, code)
 
     if injected(ConnectionErrorCode.INTERNAL_ERROR):
         return ConnectionErrorCode.INTERNAL_ERROR
@@ -111,9 +101,8 @@ def _failure(step: Step, store: KmsCustomKeyStore) -> ConnectionErrorCode | None
         user.failed_logins += 1
         user.locked = user.failed_logins >= MAX_FAILED_LOGINS
         return ConnectionErrorCode.INVALID_CREDENTIALS
-    rotated = "".join(secrets.choice(_ALPHABET) for _ in range(ROTATED_PASSWORD_LENGTH))
+    rotated, user.password_hash = runtime.next_passwords.take()  # made ahead (kms.keystores.passwords)
     user.failed_logins = 0
-    user.password_hash = hash_password(rotated)
     runtime.cloudhsm.passwords.remember(rotated, user.password_hash)
     store.wrapped_password = wrap_password(runtime.domain_key, store.custom_key_store_id, rotated)
     store_id = store.custom_key_store_id

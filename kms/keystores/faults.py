@@ -56,16 +56,14 @@ class ConnectionFaults:
         with self._lock:
             return list(self._faults.values())
 
-    def pending(self, cluster_id: str, error: ConnectionErrorCode) -> bool:
-        """Whether ``error`` is injected for ``cluster_id`` (without consuming it)."""
-        with self._lock:
-            return (cluster_id, error) in self._faults
-
-    def consume(self, cluster_id: str, error: ConnectionErrorCode) -> None:
-        """One connection met the fault: count it down (a counted fault is gone at zero)."""
+    def take(self, cluster_id: str, error: ConnectionErrorCode) -> bool:
+        """Whether a connection to ``cluster_id`` meets ``error``; a counted fault counts down (gone at zero)."""
         with self._lock:
             fault = self._faults.get((cluster_id, error))
-            if fault is not None and fault.remaining is not None:
+            if fault is None:
+                return False
+            if fault.remaining is not None:
                 fault.remaining -= 1
                 if fault.remaining <= 0:
                     del self._faults[(cluster_id, error)]
+            return True

@@ -72,11 +72,10 @@ class CustomKeyStoreOperations(OperationsBase):
     def _store(self, ctx: RequestContext, store_id: str) -> KmsCustomKeyStore:
         return get_store(self.session, ctx.account_id, ctx.region, store_id)
 
-    def _name_free(self, ctx: RequestContext, name: str, store_id: str | None = None) -> None:
-        taken = self.session.scalar(select(KmsCustomKeyStore).where(
-            KmsCustomKeyStore.account_id == ctx.account_id, KmsCustomKeyStore.region == ctx.region,
-            KmsCustomKeyStore.name == name))
-        if taken is not None and taken.custom_key_store_id != store_id:
+    @staticmethod
+    def _name_free(stores: list[KmsCustomKeyStore], name: str, store_id: str | None = None) -> None:
+        """``stores``: the account and region's (the name is unique among them)."""
+        if any(s.name == name and s.custom_key_store_id != store_id for s in stores):
             raise CustomKeyStoreNameInUseException(
                 f"A custom key store named '{name}' already exists in this account and region.")
 
@@ -92,13 +91,14 @@ class CustomKeyStoreOperations(OperationsBase):
         anchor = _required(trust_anchor_certificate, "TrustAnchorCertificate")
         password = _required(key_store_password, "KeyStorePassword")
         session, domain_key = self.session, self.runtime.domain_key
-        for store in stores_of(session, ctx.account_id, ctx.region):  # the idempotent retry (spec 3.2 step 2)
+        existing = stores_of(session, ctx.account_id, ctx.region)
+        for store in existing:  # the idempotent retry (spec 3.2 step 2)
             if (store.state is ConnectionState.DISCONNECTED and store.name == custom_key_store_name
                     and store.cluster_id == cluster_id and store.trust_anchor_pem == anchor
                     and hmac.compare_digest(unwrap_password(domain_key, store), password)):
                 return {"CustomKeyStoreId": store.custom_key_store_id}
-        self._name_free(ctx, custom_key_store_name)
-        if len(stores_of(session, ctx.account_id, ctx.region)) >= MAX_STORES:
+        self._name_free(existing, custom_key_store_name)
+        if len(existing) >= MAX_STORES:
             raise LimitExceededException(
                 f"This account and region already have {MAX_STORES} custom key stores, the most AWS KMS allows.")
         check_cluster(session, ctx.account_id, ctx.region, cluster_id, store_id=None, trust_anchor=anchor)
@@ -109,6 +109,7 @@ class CustomKeyStoreOperations(OperationsBase):
             store_type=CustomKeyStoreType.AWS_CLOUDHSM, created_at=self.now(), created_seq=seq + 1,
             cluster_id=cluster_id, trust_anchor_pem=anchor, state=ConnectionState.DISCONNECTED,
             wrapped_password=wrap_password(domain_key, store_id, password)))
+        self.runtime.next_passwords.prepare()  # a connection will follow: its rotated password is made meanwhile
         return {"CustomKeyStoreId": store_id}
 
     def describe_custom_key_stores(
@@ -172,7 +173,8 @@ class CustomKeyStoreOperations(OperationsBase):
         require_state(store, {ConnectionState.DISCONNECTED} if offline else
                       {ConnectionState.DISCONNECTED, ConnectionState.CONNECTED}, "UpdateCustomKeyStore")
         if new_custom_key_store_name is not None:
-            self._name_free(ctx, new_custom_key_store_name, store.custom_key_store_id)
+            self._name_free(stores_of(self.session, ctx.account_id, ctx.region), new_custom_key_store_name,
+                            store.custom_key_store_id)
         if cloud_hsm_cluster_id is not None and cloud_hsm_cluster_id != store.cluster_id:
             session = self.session
             new = find_cluster(session, ctx.account_id, ctx.region, cloud_hsm_cluster_id)
