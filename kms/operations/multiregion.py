@@ -104,11 +104,11 @@ class MultiRegionOperations(OperationsBase):
         self.runtime.lifecycle.enter(replica, KeyState.CREATING, self.now())
         put_tags(self.session, replica.arn, tags or [])
         self.session.flush()
-        return {
-            "ReplicaKeyMetadata": key_metadata(self.session, replica),
-            "ReplicaPolicy": replica.policy,
-            "ReplicaTags": tags_of(self.session, replica.arn),
-        }
+        result: dict[str, Any] = {"ReplicaKeyMetadata": key_metadata(self.session, replica),
+                                  "ReplicaPolicy": replica.policy}
+        if replica_tags := tags_of(self.session, replica.arn):  # AWS omits ReplicaTags when there are none
+            result["ReplicaTags"] = replica_tags
+        return result
 
     def update_primary_region(self, ctx: RequestContext, *, key_id: str, primary_region: str) -> None:
         """https://docs.aws.amazon.com/kms/latest/APIReference/API_UpdatePrimaryRegion.html — the replica in

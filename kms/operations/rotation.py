@@ -4,8 +4,8 @@ https://docs.aws.amazon.com/kms/latest/APIReference/API_EnableKeyRotation.html a
 (timer, catch-up, multi-Region) are in :mod:`kms.rotation`. Recorded behaviour (spec/kms-real-responses.md 1.14,
 1.17, 2.2, 3.7): the key-state check runs before the key-type check; a non-symmetric key is
 ``UnsupportedOperationException`` without a message; GetKeyRotationStatus carries ``RotationPeriodInDays`` and
-``NextRotationDate`` only while automatic rotation is on; ListKeyRotations answers ``Rotations`` without
-``Truncated``/``NextMarker`` unless the list really is truncated.
+``NextRotationDate`` only while automatic rotation is on; ListKeyRotations always carries ``Truncated``
+(``false`` when the list is complete: all nine recorded responses do) and ``NextMarker`` only when truncated.
 
 RotateKeyOnDemand completes before it returns (AWS finishes it asynchronously within seconds), so
 GetKeyRotationStatus never shows an ``OnDemandRotationStartDate``.
@@ -158,10 +158,7 @@ class RotationOperations(OperationsBase):
         every = include_key_material == ALL_KEY_MATERIAL
         rows = [m for m in materials_of(self.session, key) if symmetric and (every or m.rotation_date is not None)]
         page, paging = page_of(rows, limit, marker)
-        result: dict[str, Any] = {"Rotations": [self._entry(key, m) for m in page]}
-        if paging.get("Truncated"):
-            result.update(paging)
-        return result
+        return {"Rotations": [self._entry(key, m) for m in page], **paging}
 
     @staticmethod
     def _entry(key: KmsKey, material: KmsKeyMaterial) -> dict[str, Any]:
