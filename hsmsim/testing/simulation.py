@@ -120,7 +120,8 @@ class Account:
         backup history (KMS lets only one of a related set back a key store). ``from_backup`` forces either."""
         scope = Scope(self.cloudhsmv2, self.endpoint, self.account_id, self.region)
         with self._lock:
-            restore = (not self._restored) if from_backup is None else from_backup
+            first = not self._restored and self.simulation.use_template
+            restore = first if from_backup is None else from_backup
             if restore:
                 self._restored = True
         if not restore:
@@ -183,6 +184,7 @@ class Simulation:
     def __init__(self, endpoint: str, server: ServerProcess | None = None, region: str = REGION) -> None:
         self.endpoint, self.server, self.region = endpoint.rstrip("/"), server, region
         self._template: tuple[Template, Scope] | None = None
+        self.use_template = True  # False: every cluster from scratch (after a reset the template would be gone)
         self._lock = threading.Lock()
 
     def account(self, account_id: str | None = None) -> Account:
