@@ -28,7 +28,14 @@ import pytest
 
 from hsmsim.testing.clusters import HsmCluster
 from hsmsim.testing.server import ServerStartError, check_endpoint, tail_lines
-from hsmsim.testing.simulation import DELAYS, Account, KeyStore, Simulation, check_account_id, simulator
+from hsmsim.testing.simulation import (
+    DELAYS,
+    Account,
+    KeyStore,
+    Simulation,
+    check_account_id,
+    simulator,
+)
 
 LOG_TAIL_LINES = 60
 SIMULATION = pytest.StashKey["Simulation | None"]()
@@ -77,8 +84,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         log = "\n".join(line for line in simulation.server.log_since(item.stash.get(LOG_OFFSET, 0)).splitlines()
                         if not ("aiohttp.access" in line and '"POST / HTTP' in line))  # hsmsim.server logs those
         if log.strip():
-            report.sections.append((f"hsmsim server log (last {LOG_TAIL_LINES} lines of this test, "
-                                    f"{call.when})", tail_lines(log, LOG_TAIL_LINES)))
+            title = f"hsmsim server log (last {LOG_TAIL_LINES} lines of this test, {call.when})"
+            report.sections.append((title, tail_lines(log, LOG_TAIL_LINES)))
     return report
 
 

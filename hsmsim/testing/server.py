@@ -109,7 +109,7 @@ class ServerProcess:
 
     def __post_init__(self) -> None:
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
-        self._chosen_port = self.port == 0
+        self._chosen_port, self._started = self.port == 0, False
         if self._chosen_port:
             self.port = free_port()
 
@@ -122,20 +122,22 @@ class ServerProcess:
         check_softhsm()
         if shutil.which("softhsm2-util") is None:
             raise ServerStartError(SOFTHSM_HELP.format(module="softhsm2-util") + " (softhsm2-util is not on PATH)")
+        movable = self._chosen_port and not self._started  # a restart keeps its URL
         for _attempt in range(3):
-            if self.port and port_in_use(self.port):
-                if not self._chosen_port:
+            if port_in_use(self.port):
+                if not movable:
                     raise ServerStartError(f"port {self.port} is already in use on 127.0.0.1: stop what listens "
                                            "there or choose another port (port=0 picks a free one).")
                 self.port = free_port()
                 continue
             offset = self.log_offset()
-            if self._launch(offset):
+            if self._launch(offset, movable):
+                self._started = True
                 return self
             self.port = free_port()  # lost the port to another process between the probe and the bind
         raise ServerStartError(f"could not bind a free loopback port for hsmsim; see {self.log_path}")
 
-    def _launch(self, offset: int) -> bool:
+    def _launch(self, offset: int, movable: bool) -> bool:
         """True once healthy; False if the port was taken meanwhile (the caller retries on another)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
@@ -150,7 +152,7 @@ class ServerProcess:
             code = self.process.poll()
             if code is not None:
                 tail = self.log_since(offset)
-                if "address already in use" in tail.lower() and self._chosen_port:
+                if "address already in use" in tail.lower() and movable:
                     return False
                 raise ServerStartError(self._exit_message(code, tail))
             try:
