@@ -71,12 +71,16 @@ class KeyStore:
 
 
 def default_usage(key_spec: str) -> str | None:
-    """The KeyUsage a key spec needs when none is given (KMS's own default, ENCRYPT_DECRYPT, fits the rest)."""
-    if key_spec.startswith("HMAC_"):
-        return "GENERATE_VERIFY_MAC"
-    if key_spec.startswith(("ECC_", "ML_DSA", "SM2")):
-        return "SIGN_VERIFY"
-    return None
+    """The KeyUsage to send when none is given: KMS requires one for every spec but SYMMETRIC_DEFAULT; the spec's
+    first usage in :data:`kms.crypto.specs.SPECS` (ENCRYPT_DECRYPT for RSA and SM2, SIGN_VERIFY for ECC and ML-DSA,
+    GENERATE_VERIFY_MAC for HMAC, ENCAPSULATE_DECAPSULATE for ML-KEM). None for SYMMETRIC_DEFAULT or an unknown
+    spec (KMS then answers for itself)."""
+    from kms.crypto.specs import SPECS
+    from kms.enums import KeySpec
+
+    if key_spec == "SYMMETRIC_DEFAULT" or key_spec not in KeySpec.__members__:
+        return None
+    return next(iter(SPECS[KeySpec(key_spec)].usages)).value
 
 
 class Account:
