@@ -223,3 +223,11 @@ def test_a_test_without_hsmsim_fixtures_starts_no_server(pytester: pytest.Pytest
     ''')
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+
+
+def test_the_documented_examples_pass(pytester: pytest.Pytester) -> None:
+    """docs/pytest.md's complete test (pytest) and its unittest example, run as written."""
+    blocks = re.findall(r"```python\n(.*?)```", (Path(__file__).parents[1] / "docs" / "pytest.md").read_text(), re.DOTALL)
+    pytester.makepyfile(test_documented=blocks[0], test_unittest_example=blocks[1])
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
