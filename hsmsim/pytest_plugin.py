@@ -126,13 +126,17 @@ def hsmsim_endpoint(hsmsim_server: Simulation) -> str:
 
 
 @pytest.fixture
-def hsmsim_account(hsmsim_server: Simulation, request: pytest.FixtureRequest) -> Account:
+def hsmsim_account(hsmsim_server: Simulation, request: pytest.FixtureRequest) -> Iterator[Account]:
     """This test's AWS account (:class:`hsmsim.testing.Account`): a fresh random account id, so the test sees only
-    what it makes; with ``--hsmsim-default-account ID``, account ID on a server reset for this test."""
+    what it makes; with ``--hsmsim-default-account ID``, account ID on a server reset for this test. Afterwards its
+    stores are disconnected and its HSMs deleted (their tokens would slow every later test down)."""
     fixed = request.config.option.hsmsim_default_account
     if fixed:
         hsmsim_server.reset()
-    return hsmsim_server.account(fixed)
+    account = hsmsim_server.account(fixed)
+    yield account
+    if not fixed:  # the next reset removes everything anyway
+        account.release_hsms()
 
 
 @pytest.fixture

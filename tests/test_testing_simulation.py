@@ -115,3 +115,18 @@ def test_serve_default_account_is_validated_and_used(tmp_path: Path) -> None:
                                   aws_access_key_id="testing", aws_secret_access_key="testing")  # moto's habit
         arn = moto_style.create_key()["KeyMetadata"]["Arn"]
         assert arn.startswith("arn:aws:kms:us-east-1:123456789012:key/")
+
+
+def test_release_hsms_deletes_the_accounts_tokens(simulation: Simulation) -> None:
+    assert simulation.server is not None
+    simulation.template()  # made on first use: its two HSMs stay
+    before = set(simulation.server.tokens())
+    account = simulation.account()
+    store = account.custom_key_store()
+    assert len(set(simulation.server.tokens()) - before) == 2
+    assert account.release_hsms() == 2
+    # DeleteHsm is asynchronous (done by the next request under --delays instant)
+    assert account.cloudhsmv2.describe_clusters()["Clusters"][0]["Hsms"] == []
+    assert set(simulation.server.tokens()) <= before
+    view = account.kms.describe_custom_key_stores(CustomKeyStoreId=store.custom_key_store_id)["CustomKeyStores"][0]
+    assert view["ConnectionState"] == "DISCONNECTED"

@@ -174,6 +174,21 @@ class Account:
             arguments.update(Origin="AWS_CLOUDHSM", CustomKeyStoreId=store.custom_key_store_id)
         return self.kms.create_key(**arguments)["KeyMetadata"]
 
+    def release_hsms(self) -> int:
+        """Disconnect the account's CONNECTED stores and delete every HSM of its clusters (what a customer does to
+        stop paying): the server then holds no token for them, so later tests do not pay for ever more tokens.
+        Everything else (clusters, backups, keys, stores) stays. Returns the number of HSMs deleted."""
+        for store in self.kms.describe_custom_key_stores()["CustomKeyStores"]:
+            if store["ConnectionState"] == "CONNECTED":
+                self.kms.disconnect_custom_key_store(CustomKeyStoreId=store["CustomKeyStoreId"])
+        deleted = 0
+        for cluster in self.cloudhsmv2.describe_clusters()["Clusters"]:
+            for hsm in cluster["Hsms"]:
+                if hsm["State"] in ("ACTIVE", "DEGRADED"):
+                    self.cloudhsmv2.delete_hsm(ClusterId=cluster["ClusterId"], HsmId=hsm["HsmId"])
+                    deleted += 1
+        return deleted
+
     def hsm_session(self, cluster: HsmCluster, pin: str | None = None) -> Any:
         """``hsmsim.connect``: a PKCS#11 session on the cluster as its crypto user (``pin``: another one).
         Loads SoftHSM in this process over the server's tokens, so the server must run on this machine."""
