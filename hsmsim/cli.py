@@ -12,7 +12,15 @@ from pathlib import Path
 from aiohttp import web
 
 from hsmsim import __version__
-from hsmsim.config import DEFAULT_HOST, DEFAULT_PORT, Config, DelayProfile, Quotas, default_data_dir
+from hsmsim.config import (
+    DEFAULT_ACCOUNT,
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    Config,
+    DelayProfile,
+    Quotas,
+    default_data_dir,
+)
 
 
 def _positive(text: str) -> int:
@@ -20,6 +28,12 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
+
+
+def _account_id(text: str) -> str:
+    if len(text) != 12 or not text.isascii() or not text.isdigit():
+        raise argparse.ArgumentTypeError(f"an AWS account id is 12 digits, not {text!r}")
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="clusters per account and region (AWS default 4)")
     serve.add_argument("--max-hsms", type=_positive, default=Quotas.hsms_per_region,
                        help="HSMs per account and region (AWS default 6)")
+    serve.add_argument("--default-account", type=_account_id, default=DEFAULT_ACCOUNT, metavar="ID",
+                       help="account of requests whose access key is not a 12-digit account id "
+                            f"(default {DEFAULT_ACCOUNT}; moto's tests expect 123456789012)")
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     commands.add_parser("cloudhsm-cli", add_help=False,
                         help="the AWS CloudHSM CLI against a simulated cluster (hsmsim cloudhsm-cli --help)")
@@ -74,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             db_url=args.db_url,
             delays=args.delays,
             quotas=Quotas(clusters_per_region=args.max_clusters, hsms_per_region=args.max_hsms),
+            default_account=args.default_account,
         )
         config.data_dir.mkdir(parents=True, exist_ok=True)
         web.run_app(create_app(config), host=config.host, port=config.port, print=None)

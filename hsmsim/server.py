@@ -47,10 +47,12 @@ async def request_id_and_errors(request: web.Request, handler: Handler) -> web.S
     """Give every response a request id; turn any failure into a JSON error, never a traceback or HTML."""
     rid = request_id()
     request["request_id"] = rid
+    outcome = ""
     try:
         response = await handler(request)
     except ServiceError as error:
         response = _error_response(request, error)
+        outcome = f" {error.code}"
     except web.HTTPException as error:
         response = web.json_response(
             {"__type": error.reason.replace(" ", ""), "message": error.text or error.reason}, status=error.status
@@ -59,6 +61,8 @@ async def request_id_and_errors(request: web.Request, handler: Handler) -> web.S
         log.exception("internal failure in %s %s", request.method, request.path)
         response = _error_response(request, InternalFailure("An internal error occurred. See the server log."))
     response.headers["x-amzn-RequestId"] = rid
+    if "aws_call" in request:  # one line per AWS call (no parameters: they may hold secrets)
+        log.info("%s -> %d%s", request["aws_call"], response.status, outcome)
     return response
 
 
@@ -74,8 +78,9 @@ async def aws_endpoint(request: web.Request) -> web.Response:
     if target:
         with contextlib.suppress(ServiceError):
             request["service_model"] = protocol.service_for_target(target)
-    parsed = protocol.parse(target, await request.read())
     scope = caller_scope(request.headers, simulator.config.default_region, simulator.config.default_account)
+    request["aws_call"] = f"{target} account {scope.account_id} {scope.region}"
+    parsed = protocol.parse(target, await request.read())
     ctx = RequestContext(
         service=parsed.service_model.service_name,
         operation=parsed.operation_model.name,
@@ -83,6 +88,7 @@ async def aws_endpoint(request: web.Request) -> web.Response:
         region=scope.region,
         request_id=request["request_id"],
     )
+    request["aws_call"] = f"{ctx.service} {ctx.operation} account {ctx.account_id} {ctx.region}"
     if ctx.service == "kms" and ctx.operation in MEMORY_OPERATIONS:
         result = await _kms_from_memory(request.app, simulator, ctx, parsed)
     else:
@@ -150,5 +156,6 @@ def _health(app: web.Application) -> dict[str, Any]:
         "version": __version__,
         "services": list(SERVICES),
         "delays": simulator.config.delays.value,
+        "default_account": simulator.config.default_account,
         "now": simulator.clock.now().isoformat(),
     }

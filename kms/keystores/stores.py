@@ -139,7 +139,12 @@ def check_cluster(session: Session, account_id: str, region: str, cluster_id: st
     cluster = find_cluster(session, account_id, region, cluster_id)
     if cluster is None:
         raise CloudHsmClusterNotFoundException(f"AWS CloudHSM cluster {cluster_id} not found.")
-    for other in session.scalars(select(KmsCustomKeyStore).where(KmsCustomKeyStore.cluster_id.is_not(None))):
+    # "already associated with a custom key store in the account, or shares a backup history with [one] in the
+    # account" (CloudHsmClusterInUseException, CreateCustomKeyStore API reference): other accounts' stores do not count.
+    in_account = select(KmsCustomKeyStore).where(KmsCustomKeyStore.account_id == account_id,
+                                                 KmsCustomKeyStore.region == region,
+                                                 KmsCustomKeyStore.cluster_id.is_not(None))
+    for other in session.scalars(in_account):
         if other.custom_key_store_id == store_id:
             continue
         if other.cluster_id == cluster_id:
