@@ -61,8 +61,9 @@ async def request_id_and_errors(request: web.Request, handler: Handler) -> web.S
         log.exception("internal failure in %s %s", request.method, request.path)
         response = _error_response(request, InternalFailure("An internal error occurred. See the server log."))
     response.headers["x-amzn-RequestId"] = rid
-    if "aws_call" in request:  # one line per AWS call (no parameters: they may hold secrets)
-        log.info("%s -> %d%s", request["aws_call"], response.status, outcome)
+    call = request.get("aws_call")  # one line per AWS call (no parameters: they may hold secrets)
+    if call is not None and log.isEnabledFor(logging.INFO):
+        log.info("%s %s account %s %s -> %d%s", *call, response.status, outcome)
     return response
 
 
@@ -79,7 +80,7 @@ async def aws_endpoint(request: web.Request) -> web.Response:
         with contextlib.suppress(ServiceError):
             request["service_model"] = protocol.service_for_target(target)
     scope = caller_scope(request.headers, simulator.config.default_region, simulator.config.default_account)
-    request["aws_call"] = f"{target} account {scope.account_id} {scope.region}"
+    request["aws_call"] = (target, "", scope.account_id, scope.region)  # formatted only if logged
     parsed = protocol.parse(target, await request.read())
     ctx = RequestContext(
         service=parsed.service_model.service_name,
@@ -88,7 +89,7 @@ async def aws_endpoint(request: web.Request) -> web.Response:
         region=scope.region,
         request_id=request["request_id"],
     )
-    request["aws_call"] = f"{ctx.service} {ctx.operation} account {ctx.account_id} {ctx.region}"
+    request["aws_call"] = (ctx.service, ctx.operation, ctx.account_id, ctx.region)
     if ctx.service == "kms" and ctx.operation in MEMORY_OPERATIONS:
         result = await _kms_from_memory(request.app, simulator, ctx, parsed)
     else:
