@@ -79,10 +79,19 @@ def test_a_template_backup_is_shared_with_the_restoring_account_only(simulation:
 
 
 def test_hsm_session_as_the_crypto_user(simulation: Simulation) -> None:
-    account = simulation.account()
+    # In a process of its own: hsmsim.connect loads SoftHSM, which this test process may hold already (the
+    # in-process HSM tests), and one process loads it over one token directory only.
+    script = f"""
+from hsmsim.testing import simulator
+with simulator({simulation.endpoint!r}) as sim:
+    account = sim.account()
     cluster = account.cluster(2)
     with account.hsm_session(cluster) as session:
         assert session.user == "appuser" and session.cluster_id == cluster.cluster_id
+        print("session", session.cluster_id)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and result.stdout.startswith("session cluster-"), result.stdout + result.stderr
 
 
 def test_a_taken_port_is_named(tmp_path: Path) -> None:
