@@ -9,7 +9,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from aiohttp import web
 
 from hsmsim import __version__
 from hsmsim.config import (
@@ -82,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "serve":
-        from hsmsim.server import create_app
+        from hsmsim.server import create_app, run
 
         config = Config(
             data_dir=args.data_dir,
@@ -94,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             default_account=args.default_account,
         )
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        web.run_app(create_app(config), host=config.host, port=config.port, print=None)
+        run(create_app(config), config.host, config.port)
         return 0
     return 2
 
