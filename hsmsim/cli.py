@@ -9,7 +9,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-
 from hsmsim import __version__
 from hsmsim.config import (
     DEFAULT_ACCOUNT,
@@ -20,6 +19,7 @@ from hsmsim.config import (
     Quotas,
     default_data_dir,
 )
+from hsmsim.core.schema import SchemaError
 
 
 def _positive(text: str) -> int:
@@ -61,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="account of requests whose access key is not a 12-digit account id "
                             f"(default {DEFAULT_ACCOUNT}; moto's tests expect 123456789012)")
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    db = commands.add_parser("db", help="the database's schema version (Alembic migrations; the server upgrades at "
+                                        "start)")
+    db.add_argument("action", choices=["current", "upgrade"],
+                    help="current: print the revision and the newest this release knows; upgrade: bring it to the "
+                         "newest (copying a SQLite database aside first)")
+    db.add_argument("--data-dir", type=Path, default=default_data_dir(), help="the server's data dir")
+    db.add_argument("--db-url", help="SQLAlchemy URL of the database (default: SQLite in the data dir)")
     commands.add_parser("cloudhsm-cli", add_help=False,
                         help="the AWS CloudHSM CLI against a simulated cluster (hsmsim cloudhsm-cli --help)")
     commands.add_parser("pkcs11-env", add_help=False,
@@ -79,7 +86,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return pkcs11_env(argv[1:])
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=getattr(args, "log_level", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return _run(args)
+    except SchemaError as error:
+        print(f"hsmsim: {error}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "db":
+        return _db(args)
     if args.command == "serve":
         from hsmsim.server import create_app, run
 
@@ -100,3 +118,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _db(args: argparse.Namespace) -> int:
+    from hsmsim.core.db import make_engine
+    from hsmsim.core.schema import current, head, prepare
+
+    config = Config(data_dir=args.data_dir, db_url=args.db_url)
+    if config.db_url is None and not (config.data_dir / "hsmsim.db").exists():
+        print(f"hsmsim: no database in {config.data_dir} (start the server on it once, or give --db-url)",
+              file=sys.stderr)
+        return 2
+    engine = make_engine(config.database_url)
+    try:
+        if args.action == "upgrade":
+            prepare(engine)
+        print(f"revision {current(engine) or 'none (made before migrations)'}; newest known {head()}")
+    finally:
+        engine.dispose()
+    return 0

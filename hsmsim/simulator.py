@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Float, String, delete, func, select
-from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import sessionmaker
 
 from hsmsim.aws.context import RequestContext
 from hsmsim.aws.dispatch import invoke
@@ -42,6 +42,8 @@ from hsmsim.config import Config
 from hsmsim.core.clock import SimulatedClock
 from hsmsim.core.db import Base, UnitOfWork, make_engine
 from hsmsim.core.lifecycle import Lifecycle
+from hsmsim.core.schema import prepare
+from hsmsim.core.settings import Setting
 from hsmsim.hsm import HSMError, SoftHSM
 from kms.cachesync import Touched, touched_in
 from kms.domainkey import DOMAIN_TOKEN_LABEL, DomainKey
@@ -63,15 +65,6 @@ log = logging.getLogger(__name__)
 CLOCK_OFFSET_SETTING = "clock_offset_seconds"
 KEPT_TOKEN_LABELS = frozenset({ROOTS_TOKEN_LABEL, DOMAIN_TOKEN_LABEL})
 """Tokens of the simulator itself (not HSMs): kept by reset and by reconciliation."""
-
-
-class Setting(Base):
-    """Small server state that must survive a restart (the simulated clock's offset)."""
-
-    __tablename__ = "sim_settings"
-
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    number: Mapped[float] = mapped_column(Float)
 
 
 SOFTHSM_CONF_TEMPLATE = Path(__file__).resolve().parents[1] / "softhsm.conf"
@@ -114,7 +107,7 @@ class Simulator:
             module_path=config.softhsm_module,
         )
         self.engine = make_engine(config.database_url)
-        Base.metadata.create_all(self.engine)
+        prepare(self.engine)  # Alembic: new, pre-migration and older databases to head; a newer one refused
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.clock = SimulatedClock(self._load_clock_offset())
         self.lifecycle = Lifecycle(TRANSITIONS, TIMERS, config.delay_table)
