@@ -1,32 +1,23 @@
-"""Custom key store test helpers: an ACTIVE cluster with two HSMs in two zones, kmsuser, a store."""
+"""Custom key store test helpers on :mod:`hsmsim.testing`: the data plane (:class:`DataPlane`), ACTIVE two-HSM
+clusters (:func:`from_scratch`) and CONNECTED stores (:meth:`Account.custom_key_store`), with the fixed
+passwords of :mod:`helpers` (ADMIN, KMSUSER) for the tests that walk the flow or need a known password."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from helpers import describe, initialized_cluster
+from conftest import ACCOUNT
+from helpers import ADMIN, KMSUSER, USERS, scope
 
-from hsmsim.testing import CustomerCA
+from hsmsim.testing import HsmUser, Simulation
+from hsmsim.testing.clusters import DataPlane, from_scratch
 
-ADMIN = ("admin", "Admin-Pass-1")
-KMSUSER_PASSWORD = "kmsuserPass1"
+KMSUSER_PASSWORD = KMSUSER.password
 
 
 def plane(sim: Any, cluster_id: str, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
     """A data-plane call (what the CloudHSM CLI sends); returns (status, envelope)."""
-    import json
-    import urllib.error
-    import urllib.request
-
-    request = urllib.request.Request(f"{sim.url}/_hsmsim/clusters/{cluster_id}{path}", method=method,
-                                     data=None if body is None else json.dumps(body).encode())
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+    return DataPlane(sim.url, cluster_id).request(method, path, body, token)
 
 
 def login(sim: Any, cluster_id: str, username: str, password: str, role: str) -> tuple[int, Any]:
@@ -34,7 +25,7 @@ def login(sim: Any, cluster_id: str, username: str, password: str, role: str) ->
 
 
 def as_admin(sim: Any, cluster_id: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    status, envelope = login(sim, cluster_id, *ADMIN, "admin")
+    status, envelope = login(sim, cluster_id, ADMIN.username, ADMIN.password, "admin")
     assert status == 200, envelope
     token = envelope["token"]
     try:
@@ -44,9 +35,7 @@ def as_admin(sim: Any, cluster_id: str, method: str, path: str, body: Any = None
 
 
 def create_kmsuser(sim: Any, cluster_id: str, password: str = KMSUSER_PASSWORD) -> None:
-    status, body = as_admin(sim, cluster_id, "POST", "/users",
-                            {"username": "kmsuser", "role": "crypto-user", "password": password})
-    assert status == 200, body
+    DataPlane(sim.url, cluster_id).create_users(ADMIN, HsmUser("kmsuser", "crypto-user", password))
 
 
 def set_kmsuser_password(sim: Any, cluster_id: str, password: str) -> tuple[int, Any]:
@@ -54,28 +43,19 @@ def set_kmsuser_password(sim: Any, cluster_id: str, password: str) -> tuple[int,
 
 
 def two_hsm_cluster(sim: Any, cloudhsm: Any) -> tuple[str, str]:
-    """An ACTIVE cluster with ACTIVE HSMs in us-east-1a and us-east-1b; returns (cluster id, trust anchor PEM)."""
-    ca = CustomerCA()
-    cluster_id, _ = initialized_cluster(cloudhsm, ca)
-    status, body = sim.control("POST", f"/_hsmsim/clusters/{cluster_id}/activate", {"password": ADMIN[1]})
-    assert status == 200, body
-    cloudhsm.create_hsm(ClusterId=cluster_id, AvailabilityZone="us-east-1b")
-    hsms = describe(cloudhsm, cluster_id)["Hsms"]
-    assert [h["State"] for h in hsms] == ["ACTIVE", "ACTIVE"], hsms
-    return cluster_id, ca.pem
+    """An ACTIVE cluster with ACTIVE HSMs in us-east-1a and us-east-1b, ADMIN activated and no other user (no
+    kmsuser yet); returns (cluster id, trust anchor PEM)."""
+    cluster = from_scratch(scope(sim, cloudhsm), 2, USERS, create=())
+    assert cluster.availability_zones == ("us-east-1a", "us-east-1b"), cluster
+    return cluster.cluster_id, cluster.trust_anchor_pem
 
 
 def store_state(kms: Any, store_id: str) -> dict[str, Any]:
     return kms.describe_custom_key_stores(CustomKeyStoreId=store_id)["CustomKeyStores"][0]
 
 
-def connected_store(sim: Any, kms: Any, cloudhsm: Any, name: str = "store") -> tuple[str, str]:
-    """A CONNECTED store on a fresh two-HSM cluster with kmsuser; returns (store id, cluster id)."""
-    cluster_id, anchor = two_hsm_cluster(sim, cloudhsm)
-    create_kmsuser(sim, cluster_id)
-    store_id = kms.create_custom_key_store(CustomKeyStoreName=name, CloudHsmClusterId=cluster_id,
-                                           TrustAnchorCertificate=anchor,
-                                           KeyStorePassword=KMSUSER_PASSWORD)["CustomKeyStoreId"]
-    kms.connect_custom_key_store(CustomKeyStoreId=store_id)
-    assert store_state(kms, store_id)["ConnectionState"] == "CONNECTED", store_state(kms, store_id)
-    return store_id, cluster_id
+def connected_store(sim: Any, name: str = "store", account: str = ACCOUNT) -> tuple[str, str]:
+    """A CONNECTED store of ``account`` on a fresh two-HSM cluster with KMSUSER; returns (store id, cluster id)."""
+    store = Simulation(sim.url, sim).account(account).custom_key_store(
+        from_scratch(scope(sim, sim.client("cloudhsmv2", account)), 2, USERS, create=(KMSUSER,)), name=name)
+    return store.custom_key_store_id, store.cluster.cluster_id

@@ -188,8 +188,8 @@ def unwrap(endpoint: str, cluster: str, args: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def aws(endpoint: str, method: str = "", path: str = "", body: Any = None) -> Any:
-    """A boto3 CloudHSM client of the simulator (as tests/conftest.py makes it), or one control-plane call."""
+def aws(endpoint: str, method: str = "", path: str = "", body: Any = None, account: str = "111122223333") -> Any:
+    """A boto3 CloudHSM client of ``account`` on the simulator, or one control-plane call."""
     if method:
         request = urllib.request.Request(endpoint + path, data=json.dumps(body).encode(), method=method)
         with urllib.request.urlopen(request, timeout=60) as response:
@@ -198,7 +198,7 @@ def aws(endpoint: str, method: str = "", path: str = "", body: Any = None) -> An
     from botocore.config import Config
 
     return boto3.client("cloudhsmv2", endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id="111122223333", aws_secret_access_key="secret",
+                        aws_access_key_id=account, aws_secret_access_key="secret",
                         config=Config(retries={"max_attempts": 1, "mode": "standard"}))
 
 
@@ -212,7 +212,7 @@ def hsm_churn(endpoint: str, cluster: str, args: dict[str, Any]) -> dict[str, An
     of the same process re-initialises SoftHSM and uses it; the older session notices and carries on)."""
     from hsmsim import pkcs11_local
 
-    client, out = aws(endpoint), {}
+    client, out = aws(endpoint, account=args["account"]), {}
     app = hsmsim.connect(endpoint, cluster, pin=args["pin"])
     key = app.generate_key(KeyType.AES, 256, label="live")
     nonce = app.generate_random(96)

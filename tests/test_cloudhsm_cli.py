@@ -14,17 +14,19 @@ import sys
 from typing import Any
 
 import pytest
-from helpers import active_cluster, describe, initialized_cluster
+from helpers import ADMIN, active_cluster, describe, initialized_cluster
 
-ADMIN_PASSWORD = "Admin-Pass-1"  # what helpers.active_cluster sets
+ADMIN_PASSWORD = ADMIN.password  # what helpers.active_cluster activates
 ADMIN_PIN = {"CLOUDHSM_ROLE": "admin", "CLOUDHSM_PIN": f"admin:{ADMIN_PASSWORD}"}
 
 
 def run(sim: Any, cluster_id: str | None, *args: str, env: dict[str, str] | None = None, stdin: str = "",
         endpoint: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``hsmsim cloudhsm-cli`` against ``sim`` (a server process, or its URL) or ``endpoint``."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("CLOUDHSM_", "HSMSIM_"))}
     environ.update(env or {})
-    command = [sys.executable, "-m", "hsmsim", "cloudhsm-cli", "--endpoint", endpoint or sim.url]
+    url = endpoint or (sim if isinstance(sim, str) else sim.url)
+    command = [sys.executable, "-m", "hsmsim", "cloudhsm-cli", "--endpoint", url]
     if cluster_id is not None:
         command += ["--cluster-id", cluster_id]
     done = subprocess.run([*command, *args], input=stdin, capture_output=True, text=True, env=environ, timeout=120)

@@ -158,10 +158,8 @@ def test_hsm_type_migration_needs_an_active_cluster(cloudhsm):
     assert describe(cloudhsm, cluster_id)["HsmType"] == "hsm1.medium"
 
 
-def test_hsm_type_migration_and_rollback(sim, cloudhsm):
-    from helpers import active_cluster
-
-    cluster_id, _ = active_cluster(sim, cloudhsm)
+def test_hsm_type_migration_and_rollback(cloudhsmv2_client, cloudhsm_cluster):
+    cloudhsm, cluster_id = cloudhsmv2_client, cloudhsm_cluster(1).cluster_id  # any ACTIVE cluster (the plugin's)
     migrating = cloudhsm.modify_cluster(ClusterId=cluster_id, HsmType="hsm2m.medium")["Cluster"]
     assert migrating["State"] == "MODIFY_IN_PROGRESS"
     assert migrating["HsmTypeRollbackExpiration"] is not None

@@ -3,7 +3,8 @@ way CloudHSM's appliance user does it, and verbose ``key list`` reports ``cluste
 
 Drift is made by hand from outside the server, with ``pkcs11-tool`` in a process of its own against one HSM's token
 (labels are HSM ids; the user PIN derives from ``<data-dir>/secret.key``), and checked the same way. The first
-tests exercise the HSM layer (:meth:`SoftHSM.object_index`, ``copy_objects``, ``remove_objects``) in-process.
+tests exercise the HSM layer (:meth:`SoftHSM.object_index`, ``copy_objects``, ``remove_objects``) in-process; the
+others a cluster of the plugin's fixtures (conftest ``cluster``, ``process``).
 
 * https://docs.aws.amazon.com/cloudhsm/latest/userguide/cluster-synchronization.html
 * https://docs.aws.amazon.com/cloudhsm/latest/userguide/troubleshoot-sdk5-key-replicate-failures.html
@@ -18,16 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ServerProcess
 from helpers import open_softhsm
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11.mechanisms import GCMParams
 from test_cloudhsm_cli import ok
-from test_cloudhsm_keys import ALICE, MODULE, active_hsms, cluster, key_objects, keys  # noqa: F401 (fixture)
+from test_cloudhsm_keys import ALICE, MODULE, active_hsms, key_objects, keys
 
 from hsmsim.cloudhsm.drift import SYNC_CHECK_INTERVAL
 from hsmsim.hsm import HSMError
 from hsmsim.simulator import derive_pin
+from hsmsim.testing import ServerProcess
 
 PAST_CHECK = SYNC_CHECK_INTERVAL.total_seconds() + 60
 GCM = GCMParams(b"\x02" * 12, b"aad", 128)
@@ -101,127 +102,127 @@ def test_remove_objects_removes_just_those_objects(tokens):
 # -- the cluster, against a real server ----------------------------------------------------------------------------
 
 
-def pkcs11_tool(sim: ServerProcess, hsm_id: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    pin = derive_pin((sim.data_dir / "secret.key").read_bytes(), "softhsm-user-pin")
-    env = dict(os.environ, SOFTHSM2_CONF=str(sim.data_dir / "softhsm2.conf"))
+def pkcs11_tool(process: ServerProcess, hsm_id: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    pin = derive_pin((process.data_dir / "secret.key").read_bytes(), "softhsm-user-pin")
+    env = dict(os.environ, SOFTHSM2_CONF=str(process.data_dir / "softhsm2.conf"))
     return subprocess.run(
         ["pkcs11-tool", "--module", MODULE, "--token-label", hsm_id, "--login", "--pin", pin, *args],
         env=env, capture_output=True, text=True, check=check,
     )
 
 
-def delete_object(sim: ServerProcess, hsm_id: str, reference: str, kind: str = "secrkey") -> None:
-    pkcs11_tool(sim, hsm_id, "--delete-object", "--type", kind, "--id", reference[2:])
+def delete_object(process: ServerProcess, hsm_id: str, reference: str, kind: str = "secrkey") -> None:
+    pkcs11_tool(process, hsm_id, "--delete-object", "--type", kind, "--id", reference[2:])
 
 
-def references(sim: ServerProcess, hsm_id: str) -> set[str]:
-    return {"0x" + ref for _, _, ref in key_objects(sim, hsm_id)}
+def references(process: ServerProcess, hsm_id: str) -> set[str]:
+    return {"0x" + ref for _, _, ref in key_objects(process, hsm_id)}
 
 
-def coverage(sim: ServerProcess, cluster_id: str, reference: str) -> str:
-    info = keys(sim, cluster_id, ALICE)[reference]["key-info"]
+def coverage(process: ServerProcess, cluster_id: str, reference: str) -> str:
+    info = keys(process, cluster_id, ALICE)[reference]["key-info"]
     assert {o["key-coverage"] for o in info["key-owners"]} == {info["cluster-coverage"]}
     return info["cluster-coverage"]
 
 
-def aes_key(sim: ServerProcess, cluster_id: str, label: str) -> str:
-    return ok(sim, cluster_id, "key", "generate-symmetric", "aes", "--label", label, "--key-length-bytes", "32",
+def aes_key(process: ServerProcess, cluster_id: str, label: str) -> str:
+    return ok(process, cluster_id, "key", "generate-symmetric", "aes", "--label", label, "--key-length-bytes", "32",
               "--attributes", "encrypt=true", "decrypt=true", env=ALICE)["key"]["key-reference"]
 
 
-def rows(sim: ServerProcess, query: str) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(f"file:{sim.data_dir / 'hsmsim.db'}?mode=ro", uri=True) as db:
+def rows(process: ServerProcess, query: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(f"file:{process.data_dir / 'hsmsim.db'}?mode=ro", uri=True) as db:
         return db.execute(query).fetchall()
 
 
-def roundtrip(sim: ServerProcess, tmp_path: Path, reference: str, encrypt_on: str, decrypt_on: str) -> bytes:
+def roundtrip(process: ServerProcess, tmp_path: Path, reference: str, encrypt_on: str, decrypt_on: str) -> bytes:
     """Encrypt 16 bytes with the key on one HSM's token and decrypt them on another's (AES-ECB, pkcs11-tool)."""
     plain, sealed, back = tmp_path / "plain", tmp_path / "sealed", tmp_path / "back"
     plain.write_bytes(b"appliance-user!!")
-    pkcs11_tool(sim, encrypt_on, "--encrypt", "-m", "AES-ECB", "--id", reference[2:], "--input-file", str(plain),
+    pkcs11_tool(process, encrypt_on, "--encrypt", "-m", "AES-ECB", "--id", reference[2:], "--input-file", str(plain),
                 "--output-file", str(sealed))
-    pkcs11_tool(sim, decrypt_on, "--decrypt", "-m", "AES-ECB", "--id", reference[2:], "--input-file", str(sealed),
+    pkcs11_tool(process, decrypt_on, "--decrypt", "-m", "AES-ECB", "--id", reference[2:], "--input-file", str(sealed),
                 "--output-file", str(back))
     assert sealed.read_bytes() != plain.read_bytes()
     return back.read_bytes()
 
 
-def test_a_key_missing_on_one_hsm_is_copied_back_by_the_sync_check(sim, cloudhsm, cluster, tmp_path):
-    first, second = active_hsms(cloudhsm, cluster)
-    reference = aes_key(sim, cluster, "drifting")
-    other = aes_key(sim, cluster, "steady")
-    assert rows(sim, f"select next_sync_check_at from cloudhsm_clusters where cluster_id = '{cluster}'")[0][0]
+def test_a_key_missing_on_one_hsm_is_copied_back_by_the_sync_check(process, cloudhsmv2_client, cluster, tmp_path):
+    first, second = active_hsms(cloudhsmv2_client, cluster)
+    reference = aes_key(process, cluster, "drifting")
+    other = aes_key(process, cluster, "steady")
+    assert rows(process, f"select next_sync_check_at from cloudhsm_clusters where cluster_id = '{cluster}'")[0][0]
 
-    delete_object(sim, second, reference)  # a crash left the key on one HSM only
-    assert reference not in references(sim, second) and reference in references(sim, first)
+    delete_object(process, second, reference)  # a crash left the key on one HSM only
+    assert reference not in references(process, second) and reference in references(process, first)
     for _ in range(3):  # whichever HSM serves the listing, the key is described and its coverage is honest
-        assert coverage(sim, cluster, reference) == "inconsistent"
-        assert keys(sim, cluster, ALICE)[reference]["attributes"]["label"] == "drifting"
-        assert coverage(sim, cluster, other) == "full"
+        assert coverage(process, cluster, reference) == "inconsistent"
+        assert keys(process, cluster, ALICE)[reference]["attributes"]["label"] == "drifting"
+        assert coverage(process, cluster, other) == "full"
 
-    sim.advance(PAST_CHECK)
-    assert coverage(sim, cluster, reference) == "full"
-    assert references(sim, first) == references(sim, second) == {reference, other}
-    assert roundtrip(sim, tmp_path, reference, first, second) == b"appliance-user!!"  # the same key on both
-    assert roundtrip(sim, tmp_path, reference, second, first) == b"appliance-user!!"
+    process.advance(PAST_CHECK)
+    assert coverage(process, cluster, reference) == "full"
+    assert references(process, first) == references(process, second) == {reference, other}
+    assert roundtrip(process, tmp_path, reference, first, second) == b"appliance-user!!"  # the same key on both
+    assert roundtrip(process, tmp_path, reference, second, first) == b"appliance-user!!"
 
 
-def test_a_key_write_repairs_the_cluster_first(sim, cloudhsm, cluster):
+def test_a_key_write_repairs_the_cluster_first(process, cloudhsmv2_client, cluster):
     """A write replicates one HSM's objects to the others: without the repair, a write that ran on the HSM missing
     a key would delete that key everywhere."""
-    first, second = active_hsms(cloudhsm, cluster)
-    reference = aes_key(sim, cluster, "precious")
+    first, second = active_hsms(cloudhsmv2_client, cluster)
+    reference = aes_key(process, cluster, "precious")
     for hsm_id in (second, first, second):  # writes alternate over the HSMs: at least one runs where it is missing
-        delete_object(sim, hsm_id, reference)
-        aes_key(sim, cluster, f"new-{hsm_id}")
-        assert reference in references(sim, first) and reference in references(sim, second)
-    assert coverage(sim, cluster, reference) == "full"
-    assert references(sim, first) == references(sim, second)
+        delete_object(process, hsm_id, reference)
+        aes_key(process, cluster, f"new-{hsm_id}")
+        assert reference in references(process, first) and reference in references(process, second)
+    assert coverage(process, cluster, reference) == "full"
+    assert references(process, first) == references(process, second)
 
 
-def test_an_object_nobody_owns_is_removed(sim, cloudhsm, cluster):
+def test_an_object_nobody_owns_is_removed(process, cloudhsmv2_client, cluster):
     """Decision (see hsmsim.cloudhsm.drift): a key object without an ownership row -- a key creation that failed
     between the token write and the commit -- is removed, never completed."""
-    first, second = active_hsms(cloudhsm, cluster)
-    owned = aes_key(sim, cluster, "owned")
+    first, second = active_hsms(cloudhsmv2_client, cluster)
+    owned = aes_key(process, cluster, "owned")
     stray = "0x00000000deadbeef"
-    pkcs11_tool(sim, first, "--keygen", "--key-type", "AES:32", "--id", stray[2:], "--label", "half-made", "--private")
-    assert stray in references(sim, first) and stray not in references(sim, second)
-    assert stray not in keys(sim, cluster, ALICE)  # nobody sees it
+    pkcs11_tool(process, first, "--keygen", "--key-type", "AES:32", "--id", stray[2:], "--label", "half-made", "--private")
+    assert stray in references(process, first) and stray not in references(process, second)
+    assert stray not in keys(process, cluster, ALICE)  # nobody sees it
 
-    sim.advance(PAST_CHECK)
-    assert references(sim, first) == references(sim, second) == {owned}
-    assert coverage(sim, cluster, owned) == "full"
+    process.advance(PAST_CHECK)
+    assert references(process, first) == references(process, second) == {owned}
+    assert coverage(process, cluster, owned) == "full"
 
 
-def test_a_key_on_no_hsm_is_reported_not_invented(sim, cloudhsm, cluster):
-    first, second = active_hsms(cloudhsm, cluster)
-    reference = aes_key(sim, cluster, "gone")
+def test_a_key_on_no_hsm_is_reported_not_invented(process, cloudhsmv2_client, cluster):
+    first, second = active_hsms(cloudhsmv2_client, cluster)
+    reference = aes_key(process, cluster, "gone")
     for hsm_id in (first, second):
-        delete_object(sim, hsm_id, reference)
+        delete_object(process, hsm_id, reference)
     missing = f"select missing_since from cloudhsm_keys where key_reference = '{reference}'"
-    assert rows(sim, missing) == [(None,)]
+    assert rows(process, missing) == [(None,)]
 
-    sim.advance(PAST_CHECK)
-    assert rows(sim, missing)[0][0] is not None  # marked
-    assert reference not in references(sim, first) | references(sim, second)  # nothing invented
-    assert reference not in keys(sim, cluster, ALICE)  # nothing to describe
-    brief = ok(sim, cluster, "key", "list", env=ALICE)["matched_keys"]
+    process.advance(PAST_CHECK)
+    assert rows(process, missing)[0][0] is not None  # marked
+    assert reference not in references(process, first) | references(process, second)  # nothing invented
+    assert reference not in keys(process, cluster, ALICE)  # nothing to describe
+    brief = ok(process, cluster, "key", "list", env=ALICE)["matched_keys"]
     assert {"key-reference": reference, "attributes": {"label": "gone"}} in brief  # the ownership is still there
-    assert ok(sim, cluster, "key", "delete", "--filter", f"key-reference={reference}", env=ALICE) == {
+    assert ok(process, cluster, "key", "delete", "--filter", f"key-reference={reference}", env=ALICE) == {
         "message": "Key deleted successfully"
     }
-    assert rows(sim, missing) == []
+    assert rows(process, missing) == []
 
 
-def test_no_sync_check_below_two_active_hsms(sim, cloudhsm, cluster):
-    first, second = active_hsms(cloudhsm, cluster)
-    cloudhsm.delete_hsm(ClusterId=cluster, HsmId=second)
-    sim.advance(PAST_CHECK)
-    assert active_hsms(cloudhsm, cluster) == [first]
+def test_no_sync_check_below_two_active_hsms(process, cloudhsmv2_client, cluster):
+    first, second = active_hsms(cloudhsmv2_client, cluster)
+    cloudhsmv2_client.delete_hsm(ClusterId=cluster, HsmId=second)
+    process.advance(PAST_CHECK)
+    assert active_hsms(cloudhsmv2_client, cluster) == [first]
     query = f"select next_sync_check_at from cloudhsm_clusters where cluster_id = '{cluster}'"
-    assert rows(sim, query) == [(None,)]
-    cloudhsm.create_hsm(ClusterId=cluster, AvailabilityZone="us-east-1b")
-    sim.advance(PAST_CHECK)
-    assert len(active_hsms(cloudhsm, cluster)) == 2
-    assert rows(sim, query)[0][0] is not None
+    assert rows(process, query) == [(None,)]
+    cloudhsmv2_client.create_hsm(ClusterId=cluster, AvailabilityZone="us-east-1b")
+    process.advance(PAST_CHECK)
+    assert len(active_hsms(cloudhsmv2_client, cluster)) == 2
+    assert rows(process, query)[0][0] is not None

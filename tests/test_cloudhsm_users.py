@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 from conftest import ServerProcess
-from helpers import SUBNETS, active_cluster, describe, initialized_cluster, new_cluster
+from helpers import ADMIN, SUBNETS, active_cluster, describe, initialized_cluster, new_cluster
 
-ADMIN_PASSWORD = "Admin-Pass-1"  # what helpers.active_cluster sets
+ADMIN_PASSWORD = ADMIN.password  # what helpers.active_cluster activates
 
 
 class Plane:

@@ -90,7 +90,7 @@ def test_user_logged_in_then_logged_out(sim, kms, scene):
 
 
 def test_kms_session_counts_as_logged_in(sim, kms, cloudhsm):
-    store_id, cluster_id = connected_store(sim, kms, cloudhsm)
+    store_id, cluster_id = connected_store(sim)
     status, body = set_kmsuser_password(sim, cluster_id, "anotherPass3")
     assert (status, body["__type"]) == (409, "UserLoggedIn"), body
     status, body = as_admin(sim, cluster_id, "DELETE", "/users/kmsuser?role=crypto-user")
@@ -131,7 +131,7 @@ def test_injected_faults(sim, kms, scene, code):
 
 
 def test_cluster_not_found_repaired_with_a_cluster_from_a_backup(sim, kms, cloudhsm):
-    store_id, cluster_id = connected_store(sim, kms, cloudhsm)
+    store_id, cluster_id = connected_store(sim)
     key = kms.create_key(Origin="AWS_CLOUDHSM", CustomKeyStoreId=store_id)["KeyMetadata"]
     blob = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"kept")["CiphertextBlob"]
     kms.disconnect_custom_key_store(CustomKeyStoreId=store_id)

@@ -32,7 +32,7 @@ def own_server(tmp_path: Path) -> Iterator[ServerProcess]:
 
 def test_restart_keeps_connections(own_server: ServerProcess) -> None:
     kms, cloudhsm = own_server.client("kms"), own_server.client("cloudhsmv2")
-    store_id, cluster_id = connected_store(own_server, kms, cloudhsm)
+    store_id, cluster_id = connected_store(own_server)
     key_id = kms.create_key(Origin="AWS_CLOUDHSM", CustomKeyStoreId=store_id)["KeyMetadata"]["KeyId"]
     blob = kms.encrypt(KeyId=key_id, Plaintext=b"before")["CiphertextBlob"]
     other_cluster, anchor = two_hsm_cluster(own_server, cloudhsm)
@@ -64,8 +64,8 @@ ROTATED = re.compile(rb"[A-Za-z0-9]{32}")
 
 
 def test_no_password_or_plaintext_in_the_data_dir(own_server: ServerProcess) -> None:
-    kms, cloudhsm = own_server.client("kms"), own_server.client("cloudhsmv2")
-    store_id, cluster_id = connected_store(own_server, kms, cloudhsm)
+    kms = own_server.client("kms")
+    store_id, cluster_id = connected_store(own_server)
     key_id = kms.create_key(Origin="AWS_CLOUDHSM", CustomKeyStoreId=store_id)["KeyMetadata"]["KeyId"]
     blob = kms.encrypt(KeyId=key_id, Plaintext=SECRET_PLAINTEXT)["CiphertextBlob"]
     status, _ = login(own_server, cluster_id, "kmsuser", KMSUSER_PASSWORD, "crypto-user")
@@ -93,8 +93,8 @@ def test_no_password_or_plaintext_in_the_data_dir(own_server: ServerProcess) -> 
 def test_a_kill_during_the_connection_is_repaired_by_the_restart(own_server: ServerProcess) -> None:
     """SIGKILL right after ConnectCustomKeyStore returned (CONNECTING, or already CONNECTED): the restarted server
     completes the connection and the key works."""
-    kms, cloudhsm = own_server.client("kms"), own_server.client("cloudhsmv2")
-    store_id, _ = connected_store(own_server, kms, cloudhsm)
+    kms = own_server.client("kms")
+    store_id, _ = connected_store(own_server)
     key_id = kms.create_key(Origin="AWS_CLOUDHSM", CustomKeyStoreId=store_id)["KeyMetadata"]["KeyId"]
     kms.disconnect_custom_key_store(CustomKeyStoreId=store_id)
     assert store_state(kms, store_id)["ConnectionState"] == "DISCONNECTED"

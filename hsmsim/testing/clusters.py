@@ -96,11 +96,16 @@ class DataPlane:
     def __init__(self, endpoint: str, cluster_id: str) -> None:
         self.base = f"{endpoint.rstrip('/')}/_hsmsim/clusters/{cluster_id}"
 
-    def call(self, method: str, path: str, body: Any = None, token: str | None = None) -> dict[str, Any]:
+    def request(self, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
+        """One call: (HTTP status, envelope); an error status is returned, not raised."""
         headers = {"Content-Type": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        status, envelope = request_json(self.base + path, method, body, headers=headers)
+        return request_json(self.base + path, method, body, headers=headers)
+
+    def call(self, method: str, path: str, body: Any = None, token: str | None = None) -> dict[str, Any]:
+        """One call that must succeed: its envelope (:class:`SetupError` otherwise)."""
+        status, envelope = self.request(method, path, body, token)
         if status != 200:
             message = envelope.get("message") if isinstance(envelope, dict) else envelope
             raise SetupError(f"{method} {path} on the data plane failed: HTTP {status} {message}")
@@ -165,9 +170,13 @@ class Scope:
 TRANSIENT = {"CREATE_IN_PROGRESS", "INITIALIZE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "MODIFY_IN_PROGRESS"}
 
 
-def from_scratch(scope: Scope, hsms: int, users: Users | None = None) -> HsmCluster:
-    """An ACTIVE cluster with ``hsms`` HSMs in distinct zones, the admin activated, kmsuser and appuser made."""
+def from_scratch(scope: Scope, hsms: int, users: Users | None = None, *,
+                 create: tuple[HsmUser, ...] | None = None) -> HsmCluster:
+    """An ACTIVE cluster with ``hsms`` HSMs in distinct zones, the admin activated, kmsuser and appuser made.
+    ``create``: the users made after activation instead (``()``: none, as when a test makes its own; the result
+    still names ``users``)."""
     users = users or Users.random()
+    create = (users.kmsuser, users.crypto_user) if create is None else create
     ca = CustomerCA()
     cloudhsm = scope.cloudhsm
     cluster_id = cloudhsm.create_cluster(HsmType=HSM_TYPE, SubnetIds=subnets(max(hsms, 2)))["Cluster"]["ClusterId"]
@@ -179,7 +188,8 @@ def from_scratch(scope: Scope, hsms: int, users: Users | None = None) -> HsmClus
     scope.settle(cluster_id, "INITIALIZED")
     plane = DataPlane(scope.endpoint, cluster_id)
     plane.activate(users.admin)
-    plane.create_users(users.admin, users.kmsuser, users.crypto_user)
+    if create:
+        plane.create_users(users.admin, *create)
     for zone in zones[1:]:
         cloudhsm.create_hsm(ClusterId=cluster_id, AvailabilityZone=zone)
     return scope.result(cluster_id, users, ca.pem)
