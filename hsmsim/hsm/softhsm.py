@@ -69,7 +69,7 @@ import pkcs11
 from pkcs11 import Attribute, TokenFlag
 from pkcs11.exceptions import PKCS11Error
 
-from . import objects
+from . import objects, repair
 from . import tokenfiles as tf
 from .cryptoki import CKU_SO, CKU_USER, Cryptoki, CryptokiError
 from .errors import HSMError, TokenCreationError, TokenFormatError, TokenNotFound
@@ -116,6 +116,7 @@ class SoftHSM:
         so_pin: str,
         user_pin: str,
         module_path: str = DEFAULT_MODULE,
+        quarantine_dir: Path | None = None,
     ) -> None:
         for pin in (so_pin, user_pin):
             if not 4 <= len(pin.encode("utf-8")) <= 255:
@@ -146,6 +147,9 @@ class SoftHSM:
                 raise HSMError(f"another SoftHSM instance is open on {module_path}; close() it first")
             SoftHSM._open[self._module_key] = self
         try:
+            # Before the library reads a single token file: what a kill left half-written is repaired or set
+            # aside, so that nothing below (C_Initialize, the logins) meets it (repair.py).
+            self.repair_report = repair.repair(self._token_dir, self._so_pin, self._user_pin, quarantine_dir)
             self._check_disk_slot_ids()
             shutil.rmtree(self._work_dir, ignore_errors=True)
             os.environ["SOFTHSM2_CONF"] = str(self._conf_path)
