@@ -83,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "serve":
         from hsmsim.server import create_app
+        from kms.domainkey import DomainKeyLost
 
         config = Config(
             data_dir=args.data_dir,
@@ -94,7 +95,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             default_account=args.default_account,
         )
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        web.run_app(create_app(config), host=config.host, port=config.port, print=None)
+        try:
+            app = create_app(config)
+        except DomainKeyLost as error:  # documented in the README ("Crash safety"); no traceback, one clear line
+            logging.getLogger("hsmsim").error("cannot start on %s: %s", config.data_dir, error)
+            return 3
+        web.run_app(app, host=config.host, port=config.port, print=None)
         return 0
     return 2
 
