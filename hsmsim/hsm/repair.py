@@ -50,6 +50,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import struct
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -70,6 +71,7 @@ CKO_PUBLIC_KEY, CKO_PRIVATE_KEY, CKO_SECRET_KEY = 2, 3, 4
 CKK_RSA = 0
 CKF_USER_PIN_INITIALIZED = 0x8
 QUARANTINE = "quarantine"
+_U64X2 = struct.Struct(">QQ")
 
 
 @dataclass
@@ -84,15 +86,39 @@ class Report:
         return bool(self.quarantined or self.repaired)
 
 
-def _ulong(obj: tf.ObjectFile, attr: int) -> int | None:
-    for a_type, kind, raw in obj.records:
-        if a_type == attr and kind == tf.KIND_ULONG:
-            return int.from_bytes(raw, "big")
-    return None
+_WANTED = {CKA_TOKEN, CKA_CLASS, CKA_KEY_TYPE, CKA_VALUE, CKA_MODULUS, CKA_PRIVATE_EXPONENT, CKA_EC_POINT}
 
 
-def _true(obj: tf.ObjectFile, attr: int) -> bool:
-    return any(a == attr and k == tf.KIND_BOOL and raw != b"\x00" for a, k, raw in obj.records)
+def _scan(raw: bytes) -> dict[int, bytes]:
+    """The attributes :func:`object_problem` needs (bool and ulong as their raw bytes, byte strings without their
+    length); ValueError if the file does not follow the format to its last byte. A lean version of
+    :func:`tokenfiles.parse_object`: every start reads every object file (5,000 at 1,000 HSM tokens)."""
+    found: dict[int, bytes] = {}
+    size, pos = len(raw), 8
+    if size < 8:
+        raise ValueError(f"truncated at byte {size}")
+    unpack = _U64X2.unpack_from
+    while pos < size:
+        if pos + 17 > size:
+            raise ValueError(f"truncated at byte {pos}")
+        attr, kind = unpack(raw, pos)
+        pos += 16
+        if kind == tf.KIND_BOOL:
+            length, start = 1, pos
+        elif kind == tf.KIND_ULONG:
+            length, start = 8, pos
+        elif kind in (tf.KIND_BYTES, tf.KIND_ATTRMAP):
+            length, start = int.from_bytes(raw[pos : pos + 8], "big"), pos + 8
+        elif kind == tf.KIND_MECHSET:
+            length, start = 8 * int.from_bytes(raw[pos : pos + 8], "big"), pos + 8
+        else:
+            raise ValueError(f"unknown attribute kind {kind} at byte {pos - 8}")
+        if start + length > size:
+            raise ValueError(f"truncated at byte {pos}")
+        if attr in _WANTED:
+            found[attr] = raw[start : start + length]
+        pos = start + length
+    return found
 
 
 def object_problem(raw: bytes) -> str | None:
@@ -100,20 +126,21 @@ def object_problem(raw: bytes) -> str | None:
     if not raw:
         return "empty"
     try:
-        obj = tf.parse_object(raw)
-    except TokenFormatError as exc:
-        return str(exc).removeprefix("object file: ")
-    if not _true(obj, CKA_TOKEN):  # still in SoftHSM's attribute-by-attribute initialisation
+        attrs = _scan(raw)
+    except ValueError as exc:
+        return str(exc)
+    if attrs.get(CKA_TOKEN, b"\x00") == b"\x00":  # still in SoftHSM's attribute-by-attribute initialisation
         return "half-written (CKA_TOKEN not set)"
-    cls, key_type = _ulong(obj, CKA_CLASS), _ulong(obj, CKA_KEY_TYPE)
-    if cls is None:
+    cls, key_type = attrs.get(CKA_CLASS), attrs.get(CKA_KEY_TYPE)
+    if cls is None or len(cls) != 8:
         return "half-written (no CKA_CLASS)"
+    rsa = key_type is not None and int.from_bytes(key_type, "big") == CKK_RSA
     value = {
         CKO_SECRET_KEY: CKA_VALUE,
-        CKO_PRIVATE_KEY: CKA_PRIVATE_EXPONENT if key_type == CKK_RSA else CKA_VALUE,
-        CKO_PUBLIC_KEY: CKA_MODULUS if key_type == CKK_RSA else CKA_EC_POINT,
-    }.get(cls)
-    if value is not None and not obj.get_bytes(value):
+        CKO_PRIVATE_KEY: CKA_PRIVATE_EXPONENT if rsa else CKA_VALUE,
+        CKO_PUBLIC_KEY: CKA_MODULUS if rsa else CKA_EC_POINT,
+    }.get(int.from_bytes(cls, "big"))
+    if value is not None and not attrs.get(value):
         return "half-written (no key value)"
     return None
 
@@ -182,7 +209,7 @@ class _Pass:
                 families[so_blob].append(entry)
                 tokens.append((entry, so_blob))
         for entry, so_blob in tokens:
-            self.check_objects(entry, [p for p in families[so_blob] if p != entry])
+            self.check_objects(entry, families[so_blob])
         return self.report
 
     def check_token(self, entry: Path) -> bytes | None:
@@ -220,13 +247,13 @@ class _Pass:
             log.warning("rewrote the damaged generation counter of token %s", tf.token_serial(obj))
         return obj.get_bytes(tf.CKA_OS_SOPIN)
 
-    def check_objects(self, entry: Path, peers: list[Path]) -> None:
+    def check_objects(self, entry: Path, family: list[Path]) -> None:
         for name in tf.object_names(entry):
             path = entry / name
             problem = object_problem(path.read_bytes())
             if problem is None:
                 continue
-            for peer in peers:
+            for peer in (p for p in family if p != entry):
                 try:
                     raw = (peer / name).read_bytes()
                 except FileNotFoundError:
