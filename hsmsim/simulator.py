@@ -6,6 +6,7 @@ requests in and out of it. Data dir layout::
     <data-dir>/hsmsim.db        SQLite database (unless --db-url names another)
     <data-dir>/softhsm2.conf    rendered from the softhsm.conf template
     <data-dir>/tokens/          SoftHSM token directories: one per HSM, the root-CA token, the KMS domain-key token
+    <data-dir>/quarantine/      what the start-up repair of tokens/ set aside (hsmsim.hsm.repair)
     <data-dir>/backups/         backup snapshots (see hsmsim.cloudhsm.vault)
     <data-dir>/roots/           root CA certificates of the simulated AWS and manufacturer
     <data-dir>/secret.key       the server secret the SoftHSM PINs derive from (mode 0600)
