@@ -9,7 +9,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from aiohttp import web
 
 from hsmsim import __version__
 from hsmsim.config import (
@@ -82,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "serve":
-        from hsmsim.server import create_app
+        from hsmsim.server import create_app, run
         from kms.domainkey import DomainKeyLost
 
         config = Config(
@@ -100,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except DomainKeyLost as error:  # documented in the README ("Crash safety"); no traceback, one clear line
             logging.getLogger("hsmsim").error("cannot start on %s: %s", config.data_dir, error)
             return 3
-        web.run_app(app, host=config.host, port=config.port, print=None)
+        run(app, config.host, config.port)
         return 0
     return 2
 

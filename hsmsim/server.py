@@ -2,7 +2,10 @@
 
 Parsing and validation run on the event loop (pure, fast); the operation runs in a thread pool because it makes
 blocking SQLAlchemy and PKCS#11 calls. Every response, errors included, carries ``x-amzn-RequestId`` and a JSON
-body: a request never gets an HTML page or a traceback.
+body: a request never gets an HTML page or a traceback. That holds below the application too: a request aiohttp
+cannot even parse (a NUL or a non-token byte in a header, a duplicated Content-Type, a header over 8 KB, an
+unknown method) is answered by :class:`AwsRequestHandler` with a JSON ``{"__type", "message"}`` body and logged in
+one line, where aiohttp would write a ``text/plain`` page and a traceback. :func:`run` serves the app with it.
 """
 
 from __future__ import annotations
@@ -12,9 +15,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from http import HTTPStatus
 from typing import Any
 
-from aiohttp import web
+from aiohttp import web, web_server
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
 
 from hsmsim import __version__
 from hsmsim.appkeys import EXECUTOR, PROTOCOL, SIMULATOR
@@ -148,6 +154,52 @@ def create_app(config: Config, simulator: Simulator | None = None) -> web.Applic
     app.router.add_routes(dataplane_routes())
     app.router.add_routes(pkcs11_routes())
     return app
+
+
+class AwsRequestHandler(RequestHandler):
+    """aiohttp's connection handler, answering what it cannot parse the way every other error is answered."""
+
+    def handle_error(self, request: BaseRequest, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        lines = [line.strip() for line in (message or (str(exc) if exc else "")).splitlines()]
+        text = " ".join(line for line in lines if line.strip("^ ")) or HTTPStatus(status).phrase
+        text = text if len(text) <= 200 else text[:197] + "..."  # aiohttp quotes the offending bytes
+        log.warning("unparsable HTTP request from %s: HTTP %d %s", request.remote, status, text)
+        if request.writer.output_size > 0:
+            raise ConnectionError("a response was sent already: the connection is closed")
+        kind = "InternalFailure" if status >= 500 else HTTPStatus(status).phrase.replace(" ", "")
+        response = web.json_response({"__type": kind, "message": text}, status=status)
+        response.headers["x-amzn-RequestId"] = request_id()
+        response.force_close()
+        return response
+
+
+class _AwsServer(web_server.Server):
+    def __call__(self) -> RequestHandler:
+        return AwsRequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+class _AwsAppRunner(web.AppRunner):
+    async def _make_server(self) -> web_server.Server:
+        server = await super()._make_server()
+        server.__class__ = _AwsServer  # the same object; only the connection handler it makes differs
+        return server
+
+
+def run(app: web.Application, host: str, port: int) -> None:
+    """Serve ``app`` until SIGINT/SIGTERM (what ``web.run_app`` does), with :class:`AwsRequestHandler`."""
+
+    async def serve() -> None:
+        runner = _AwsAppRunner(app, handle_signals=True)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, host, port).start()
+            await asyncio.Event().wait()  # until a signal raises GracefulExit
+        finally:
+            await runner.cleanup()
+
+    with contextlib.suppress(web.GracefulExit, KeyboardInterrupt):
+        asyncio.run(serve())
 
 
 def _health(app: web.Application) -> dict[str, Any]:

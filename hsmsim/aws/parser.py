@@ -131,6 +131,11 @@ def _parse_map(node: ShapeNode, value: Any) -> dict[str, Any]:
     parse = _PARSERS[shape.type]
     out: dict[str, Any] = {}
     for key, item in value.items():
+        try:
+            _check_text(key)
+        except _BadValue as exc:
+            exc.path.append(key.encode("utf-8", "backslashreplace").decode("ascii"))
+            raise
         if item is None:
             out[key] = None
             continue
@@ -142,10 +147,21 @@ def _parse_map(node: ShapeNode, value: Any) -> dict[str, Any]:
     return out
 
 
+def _check_text(value: str) -> str:
+    """A JSON ``\\ud800`` escape decodes to a lone surrogate, which no UTF-8 text can hold (AWS's services are
+    UTF-8 through and through): refused here, before it reaches a database, a token label or a response."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise _BadValue(f"Invalid UTF-8: lone surrogate U+{ord(value[exc.start]):04X} in a string") from None
+    return value
+
+
 def _parse_string(node: ShapeNode, value: Any) -> str:
     if type(value) is not str:
         _mismatch(node, value)
-    return value
+    return _check_text(value)
 
 
 def _parse_blob(node: ShapeNode, value: Any) -> bytes:

@@ -12,8 +12,8 @@ digits *is* the account id, so a test can act as account ``111122223333`` by usi
 any other key (or no ``Authorization`` header at all) maps to the default account.
 
 Signatures are **not verified**: the simulator has no secret keys to check them against, and the point is to
-exercise client code, not IAM. Requests without a header, or with a header that cannot be parsed, are served
-in the default account and region.
+exercise client code, not IAM. Requests without a header, or with a header that cannot be parsed (a credential
+scope that is not printable ASCII included), are served in the default account and region.
 """
 
 from __future__ import annotations
@@ -77,7 +77,8 @@ def caller_scope(
     if not authorization or not authorization.startswith("AWS4-"):
         return CallerScope(None, default_account, default_region, None)
     match = _CREDENTIAL.search(authorization)
-    if match is None:
+    if match is None or not match.group(1).isascii() or not match.group(1).isprintable():
+        # A credential scope is ASCII (aiohttp hands undecodable header bytes over as surrogates): unusable.
         return CallerScope(None, default_account, default_region, None)
     parts = match.group(1).split("/")
     access_key_id = parts[0] or None
