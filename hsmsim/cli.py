@@ -100,6 +100,7 @@ def _run(args: argparse.Namespace) -> int:
         return _db(args)
     if args.command == "serve":
         from hsmsim.server import create_app, run
+        from kms.domainkey import DomainKeyLost
 
         config = Config(
             data_dir=args.data_dir,
@@ -111,7 +112,12 @@ def _run(args: argparse.Namespace) -> int:
             default_account=args.default_account,
         )
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        run(create_app(config), config.host, config.port)
+        try:
+            app = create_app(config)
+        except DomainKeyLost as error:  # documented in the README ("Crash safety"); no traceback, one clear line
+            logging.getLogger("hsmsim").error("cannot start on %s: %s", config.data_dir, error)
+            return 3
+        run(app, config.host, config.port)
         return 0
     return 2
 

@@ -6,6 +6,7 @@ requests in and out of it. Data dir layout::
     <data-dir>/hsmsim.db        SQLite database (unless --db-url names another)
     <data-dir>/softhsm2.conf    rendered from the softhsm.conf template
     <data-dir>/tokens/          SoftHSM token directories: one per HSM, the root-CA token, the KMS domain-key token
+    <data-dir>/quarantine/      what the start-up repair of tokens/ set aside (hsmsim.hsm.repair)
     <data-dir>/backups/         backup snapshots (see hsmsim.cloudhsm.vault)
     <data-dir>/roots/           root CA certificates of the simulated AWS and manufacturer
     <data-dir>/secret.key       the server secret the SoftHSM PINs derive from (mode 0600)
@@ -52,7 +53,7 @@ from kms.granttokens import GrantTokens
 from kms.keystores.connection import log_in_again
 from kms.keystores.sessions import KmsUserSessions
 from kms.keyview import KeyCache
-from kms.models import KmsKeyMaterial
+from kms.models import KmsCustomKeyStore, KmsImportToken, KmsKeyMaterial
 from kms.runtime import KMSRuntime
 from kms.runtime import Step as KmsStep
 from kms.service import KMSService
@@ -123,7 +124,7 @@ class Simulator:
         self.kms = KMSRuntime(
             config=config,
             clock=self.clock,
-            domain_key=DomainKey(self.hsm),
+            domain_key=DomainKey(self.hsm, may_create=not self._wrapped_by_domain_key()),
             lifecycle=Lifecycle(KMS_TRANSITIONS, KMS_TIMERS, config.delay_table),
             grant_tokens=GrantTokens(secret),
             secret=hmac.new(secret, b"kms", hashlib.sha256).digest(),
@@ -132,7 +133,6 @@ class Simulator:
             cloudhsm=self.cloudhsm,
             keystore_sessions=KmsUserSessions(self.cloudhsm.sessions),
         )
-        self._check_domain_key()
         # One unit of work at a time: SQLite has one writer, and the control plane is not a hot path.
         self._lock = threading.RLock()
         self.reconcile()
@@ -277,16 +277,12 @@ class Simulator:
             for partial in vault.root.glob("*.partial"):
                 vault.discard(partial.name)
 
-    def _check_domain_key(self) -> None:
-        """A new domain key beside stored key material means the ``hsmsim-kms`` token was lost: say so loudly
-        (every KMS call on those keys fails with KMSInternalException) instead of failing later, silently."""
-        if not self.kms.domain_key.created:
-            return
+    def _wrapped_by_domain_key(self) -> int:
+        """How many rows hold something wrapped by the KMS domain key (key material, import tokens, key store
+        passwords): if there are any, a lost domain key must stop the start (:class:`kms.domainkey.DomainKeyLost`)."""
         with self.sessions() as session:
-            stored = session.scalar(select(func.count()).select_from(KmsKeyMaterial))
-        if stored:
-            log.error("the KMS domain-key token was missing and has been re-created: %d stored key materials "
-                      "cannot be unwrapped any more (restore the data dir's tokens/ or reset)", stored)
+            return sum(session.scalar(select(func.count()).select_from(model)) or 0
+                       for model in (KmsKeyMaterial, KmsImportToken, KmsCustomKeyStore))
 
     def close(self) -> None:
         with UnitOfWork(self.sessions) as uow:

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 from conftest import ServerProcess
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from hsmsim.hsm import tokenfiles as tf
+from hsmsim.testing.server import ServerStartError
 from kms.crypto.ciphertext import HEADER_BYTES, IV_BYTES
 from kms.domainkey import DOMAIN_TOKEN_LABEL
 
@@ -92,22 +92,25 @@ def test_key_material_is_never_stored_in_the_clear(own_server: ServerProcess) ->
     assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"secret"
 
 
-def test_a_lost_domain_key_is_reported_not_papered_over(own_server: ServerProcess) -> None:
-    """Without the domain-key token the stored material cannot be unwrapped: the server says so at start and
-    KMS answers KMSInternalException (AWS's 500 for an HSM failure), never a made-up key."""
+def test_a_lost_domain_key_is_reported_not_papered_over(own_server: ServerProcess, tmp_path: Path) -> None:
+    """Without the domain-key token the stored material cannot be unwrapped: the server refuses to start with one
+    clear line (exit status 3), never makes a new key, and starts again once the token is put back (issue 10)."""
     kms: Any = own_server.client("kms")
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
     blob = kms.encrypt(KeyId=key_id, Plaintext=b"lost")["CiphertextBlob"]
     own_server.stop()
     serial = own_server.tokens()[DOMAIN_TOKEN_LABEL]
     (path,) = [p for s, p in tf.list_token_dirs(own_server.data_dir / "tokens") if s == serial]
-    shutil.rmtree(path)
+    shutil.move(path, tmp_path / "kept")
+    offset = own_server.log_offset()
+    with pytest.raises(ServerStartError, match="status 3"):
+        own_server.start()
+    log = own_server.log_since(offset)
+    assert "Traceback" not in log
+    assert "KMS domain-key token ('hsmsim-kms') is missing" in log and "refusing to start" in log
+    assert DOMAIN_TOKEN_LABEL not in own_server.tokens()  # nothing was made in its place
+    shutil.move(tmp_path / "kept", path)
     own_server.start()
     kms = own_server.client("kms")
-    with pytest.raises(ClientError) as caught:
-        kms.decrypt(CiphertextBlob=blob)
-    assert caught.value.response["Error"]["Code"] == "KMSInternalException"
-    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
-    log = (own_server.data_dir.parent / f"{own_server.data_dir.name}-server.log").read_text()
-    assert "domain-key token was missing" in log
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"lost"
     assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"

@@ -10,10 +10,20 @@ Here the two roots are simulator CAs whose private keys live in a dedicated Soft
 hardware key (EC P-256) is generated inside the new HSM's token; the cluster key is RSA-2048 like AWS's,
 made by OpenSSL and stored in the token at once as a non-extractable key (SoftHSM's own RSA generation would
 cost 120-280 ms of the CreateHsm budget).
+
+Crash safety (issue 10). The roots are reused only when the token holds both private keys and both PEM files
+parse; otherwise (a first start cut short, a token set aside by the start-up repair, a file deleted by hand) both
+roots are made anew, with one warning when earlier ones existed. That is safe because nothing of a customer's
+depends on them: they certify the hardware keys of HSMs, whose chain AWS shows only until a cluster is initialised.
+The one consequence, said in the warning: an UNINITIALIZED cluster's ``AwsHardwareCertificate`` and
+``ManufacturerHardwareCertificate`` no longer chain to ``roots/*.pem`` (create a new cluster to get a
+verifiable chain). PEM files are written to a temporary name and renamed into place.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,10 +32,18 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+from pkcs11 import Attribute, ObjectClass
 
-from hsmsim.cloudhsm.certificates import csr_subject, issue_certificate, build_csr, to_pem
+from hsmsim.cloudhsm.certificates import (
+    build_csr,
+    csr_subject,
+    issue_certificate,
+    to_pem,
+)
 from hsmsim.hsm import SoftHSM
 from hsmsim.hsm.keys import TokenSigner, generate_ec_keypair, import_rsa_private_key
+
+log = logging.getLogger(__name__)
 
 ROOTS_TOKEN_LABEL = "hsmsim-roots"
 CLUSTER_KEY_LABEL = "cluster-key"
@@ -54,6 +72,12 @@ def _name(common_name: str, organization: str) -> x509.Name:
     )
 
 
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
 def _serial() -> int:
     return secrets.randbits(63) | 1
 
@@ -65,17 +89,39 @@ class RootAuthorities:
         self._hsm = hsm
         self._dir = roots_dir
         serials = [s for s, label in hsm.tokens().items() if label == ROOTS_TOKEN_LABEL]
-        pems_exist = all((roots_dir / f"{kind}-root.pem").exists() for kind in _ROOT_NAMES)
-        if serials and pems_exist:
-            self._serial = serials[0]
+        certificates = self._load_pems()
+        whole = [s for s in serials if self._has_keys(s)]
+        if whole and certificates is not None:
+            self._serial = whole[0]
         else:
+            if serials or any((roots_dir / f"{kind}-root.pem").exists() for kind in _ROOT_NAMES):
+                log.warning("the simulated root CAs were incomplete (token %s, certificates %s): making new ones; "
+                            "hardware certificates of clusters not yet initialized no longer chain to %s",
+                            "whole" if whole else "missing or without its keys",
+                            "readable" if certificates is not None else "missing or unreadable", roots_dir)
             for serial in serials:
                 hsm.delete_token(serial)
             self._serial = self._create(now)
-        self.certificates = {
-            kind: x509.load_pem_x509_certificate((roots_dir / f"{kind}-root.pem").read_bytes()) for kind in _ROOT_NAMES
-        }
+            certificates = self._load_pems()
+            assert certificates is not None
+        self.certificates = certificates
         self.token_serial = self._serial
+
+    def _load_pems(self) -> dict[str, x509.Certificate] | None:
+        try:
+            return {kind: x509.load_pem_x509_certificate((self._dir / f"{kind}-root.pem").read_bytes())
+                    for kind in _ROOT_NAMES}
+        except (OSError, ValueError):
+            return None
+
+    def _has_keys(self, serial: str) -> bool:
+        with self._hsm.session(serial) as session:
+            search = session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY})
+            try:
+                labels = {o[Attribute.LABEL] for o in search}
+            finally:
+                search.close()
+        return {f"{kind}-root" for kind in _ROOT_NAMES} <= labels
 
     def _create(self, now: datetime) -> str:
         serial = self._hsm.create_token(ROOTS_TOKEN_LABEL)
@@ -94,7 +140,7 @@ class RootAuthorities:
                 ca=True,
                 path_length=1,
             )
-            (self._dir / f"{kind}-root.pem").write_text(to_pem(certificate))
+            _write_atomic(self._dir / f"{kind}-root.pem", to_pem(certificate).encode())
         return serial
 
     def signer(self, kind: str) -> TokenSigner:

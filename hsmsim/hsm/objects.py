@@ -43,16 +43,25 @@ _BLOCK = 16
 
 def master_key(token_object: tf.ObjectFile, user_pin: bytes) -> bytes:
     """The token's 256-bit master key, unwrapped from the user-PIN blob. TokenFormatError if the PIN is wrong."""
-    blob = token_object.get_bytes(tf.CKA_OS_USERPIN) or b""
-    if len(blob) < 8 + 2 * _BLOCK:
-        raise TokenFormatError("token.object: user PIN blob too short")
-    salt, iv, sealed = blob[:8], blob[8 : 8 + _BLOCK], blob[8 + _BLOCK :]
-    digest = hashlib.sha256(salt + user_pin).digest()
+    return unwrap_pin_blob(token_object.get_bytes(tf.CKA_OS_USERPIN) or b"", user_pin)
+
+
+def pbe_key(salt: bytes, pin: bytes) -> bytes:
+    """SoftHSM's ``RFC4880::PBEDeriveKey``: SHA-256 over salt || PIN, re-hashed to ``1500 + salt[7]`` hashes."""
+    digest = hashlib.sha256(salt + pin).digest()
     for _ in range(_PBE_BASE_ITERATIONS + salt[-1] - 1):
         digest = hashlib.sha256(digest).digest()
-    plain = _cbc_decrypt(digest, iv, sealed)
+    return digest
+
+
+def unwrap_pin_blob(blob: bytes, pin: bytes) -> bytes:
+    """The master key inside a PIN blob (user or SO). TokenFormatError if the PIN does not unwrap it."""
+    if len(blob) < 8 + 2 * _BLOCK:
+        raise TokenFormatError("token.object: PIN blob too short")
+    salt, iv, sealed = blob[:8], blob[8 : 8 + _BLOCK], blob[8 + _BLOCK :]
+    plain = _cbc_decrypt(pbe_key(salt, pin), iv, sealed)
     if plain is None or plain[:3] != _MAGIC or len(plain) != 3 + 32:
-        raise TokenFormatError("token.object: the user PIN does not unwrap the token key")
+        raise TokenFormatError("token.object: the PIN does not unwrap the token key")
     return plain[3:]
 
 

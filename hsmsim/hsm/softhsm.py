@@ -32,6 +32,14 @@ Design (measured facts in /work/shared/design/softhsm-facts.md):
 * Object creation must not overlap C_FindObjects on the same token (SoftHSM 2.6.1 race, measured:
   the creation fails and leaves a broken object file). ``session(serial, exclusive=True)`` takes the
   token's lock exclusively for such blocks; ordinary sessions share it.
+* Crash safety (issue 10). Every file we write reaches its place whole: object files and ``generation`` through a
+  temporary name, fsync and rename (``tokenfiles.write_atomic``); restored tokens and snapshots are written in a
+  directory SoftHSM does not scan and renamed into place (``tokenfiles.write_image``). SoftHSM's own writes
+  (C_InitToken, C_InitPIN, C_GenerateKey...) truncate and rewrite files in place and cannot be made atomic by us,
+  so the constructor first runs the start-up repair (``repair.py``) on the files, before the library is loaded
+  and before any login: a creation cut short, a half-written object file, a torn token directory are repaired
+  from the SO-PIN blob or a clone, or set aside in ``quarantine/`` beside the token directory
+  (:attr:`SoftHSM.repair_report` says what was done).
 * Deletion removes the token directory after closing its sessions, under that token's own
   reader/writer lock, without re-initialising: the dead slot lingers in SoftHSM until the next
   re-initialisation but is never used again (§3).
@@ -69,7 +77,7 @@ import pkcs11
 from pkcs11 import Attribute, TokenFlag
 from pkcs11.exceptions import PKCS11Error
 
-from . import objects
+from . import objects, repair
 from . import tokenfiles as tf
 from .cryptoki import CKU_SO, CKU_USER, Cryptoki, CryptokiError
 from .errors import HSMError, TokenCreationError, TokenFormatError, TokenNotFound
@@ -116,6 +124,7 @@ class SoftHSM:
         so_pin: str,
         user_pin: str,
         module_path: str = DEFAULT_MODULE,
+        quarantine_dir: Path | None = None,
     ) -> None:
         for pin in (so_pin, user_pin):
             if not 4 <= len(pin.encode("utf-8")) <= 255:
@@ -146,6 +155,9 @@ class SoftHSM:
                 raise HSMError(f"another SoftHSM instance is open on {module_path}; close() it first")
             SoftHSM._open[self._module_key] = self
         try:
+            # Before the library reads a single token file: what a kill left half-written is repaired or set
+            # aside, so that nothing below (C_Initialize, the logins) meets it (repair.py).
+            self.repair_report = repair.repair(self._token_dir, self._so_pin, self._user_pin, quarantine_dir)
             self._check_disk_slot_ids()
             shutil.rmtree(self._work_dir, ignore_errors=True)
             os.environ["SOFTHSM2_CONF"] = str(self._conf_path)

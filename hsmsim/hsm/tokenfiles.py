@@ -212,19 +212,32 @@ def read_generation(token_path: Path) -> int:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename (readers never see a torn file).
+    """Write ``data`` to ``path`` through a temporary file, fsync and a rename: a reader, or a later start after a
+    kill at any instant, sees the old file or the new one, never a torn one (the fsync keeps the rename from
+    reaching the disk before the data does, should the machine itself stop; it costs about 1 ms per file).
 
-    The temporary name does not end in ``.object``, so SoftHSM never indexes it.
+    The temporary name does not end in ``.object``, so SoftHSM never indexes it; a leftover one is removed by
+    the start-up repair (``repair.py``).
     """
     tmp = path.with_name(path.name + TMP_SUFFIX)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def bump_generation(token_path: Path) -> None:
@@ -271,16 +284,23 @@ def load_image(token_path: Path) -> TokenImage:
 
 
 def write_image(image: TokenImage, dest: Path) -> None:
-    """Write a token directory (``dest`` must not exist) the way SoftHSM lays it out."""
+    """Write a token directory (``dest`` must not exist) the way SoftHSM lays it out, every file synced.
+
+    Callers write it under a name SoftHSM does not scan (a staging directory beside the token directory, or a
+    temporary sibling) and rename it into place, so a token or snapshot appears whole or not at all.
+    """
     dest.mkdir(mode=0o700)
-    (dest / TOKEN_OBJECT).write_bytes(image.token_object.encode())
+    _write_synced(dest / TOKEN_OBJECT, image.token_object.encode())
     touch(dest / TOKEN_LOCK)
-    (dest / GENERATION).write_bytes(_U64.pack(max(image.generation, 1)))
+    _write_synced(dest / GENERATION, _U64.pack(max(image.generation, 1)))
     for name, raw in image.objects.items():
-        (dest / name).write_bytes(raw)
+        _write_synced(dest / name, raw)
         touch(dest / (name[: -len(OBJECT_SUFFIX)] + LOCK_SUFFIX))
-    for p in dest.iterdir():
-        p.chmod(0o600)
+    fd = os.open(dest, os.O_RDONLY)
+    try:
+        os.fsync(fd)  # the directory entries, before the caller's rename publishes the directory
+    finally:
+        os.close(fd)
 
 
 def remove_tree(path: Path, trash_dir: Path) -> None:
