@@ -122,9 +122,6 @@ def _run(args: argparse.Namespace) -> int:
     return 2
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
 
 def _db(args: argparse.Namespace) -> int:
     from hsmsim.core.db import make_engine
@@ -143,3 +140,7 @@ def _db(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -65,7 +65,7 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> Made:
     server = ServerProcess(tmp_path_factory.mktemp("template") / "data").start()
     try:
         kms, cloudhsm = server.client("kms"), server.client("cloudhsmv2")
-        store_id, cluster_id = connected_store(server, kms, cloudhsm)
+        store_id, cluster_id = connected_store(server)
         status, body = as_admin(server, cluster_id, "POST", "/users",
                                 {"username": ALICE[0], "role": "crypto-user", "password": ALICE[1]})
         assert status == 200, body
