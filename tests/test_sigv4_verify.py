@@ -76,6 +76,16 @@ def test_a_request_signed_by_botocore_verifies_as_its_credential() -> None:
     assert caller.region == "eu-west-1"
 
 
+def test_an_authorization_header_spelled_otherwise_verifies_too() -> None:
+    signed = Signed()
+    header = signed.headers["Authorization"]
+    signed.headers["Authorization"] = header.replace(", ", " ,\t ").replace("AWS4-HMAC-SHA256 ", "AWS4-HMAC-SHA256   ")
+    signed.verify()
+    parts = header.removeprefix("AWS4-HMAC-SHA256 ").split(", ")
+    signed.headers["Authorization"] = "AWS4-HMAC-SHA256 " + ",".join(reversed(parts))
+    signed.verify()
+
+
 def test_the_account_is_the_credentials_not_the_access_key_digits() -> None:
     caller = Signed(key_id="111122223333", secret="other").verify()
     assert caller.credential.account_id == "777788889999"

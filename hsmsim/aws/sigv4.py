@@ -140,6 +140,8 @@ _BASIC = "%Y%m%dT%H%M%SZ"
 _BASIC_FORMAT = re.compile(r"[0-9]{8}T[0-9]{6}Z")
 _REGION = re.compile(r"[a-z0-9-]{1,64}")
 _SEPARATORS = re.compile(r"[\s,]+")
+_WELL_FORMED = re.compile(r"AWS4-HMAC-SHA256 Credential=([A-Za-z0-9_.+\-]+)/([0-9]{8})/([a-z0-9-]+)/([a-z0-9-]+)/"
+                          r"aws4_request, ?SignedHeaders=([a-z0-9;\-]+), ?Signature=([0-9a-f]{64})")
 
 
 class Headers(Protocol):
@@ -166,7 +168,6 @@ class _Authorization:
     terminator: str
     signed_headers: tuple[str, ...]
     signature: str
-    credential_text: str
 
 
 def _wire(text: str) -> bytes:
@@ -181,6 +182,16 @@ def _printable(text: str) -> str:
 
 def _parse_authorization(header: str, amz_date: str | None) -> _Authorization:
     """Split the header as AWS does; :class:`IncompleteSignatureException` says what is malformed or missing."""
+    match = _WELL_FORMED.fullmatch(header)
+    if match is not None and amz_date is not None:  # the SDKs' own spelling: one regular expression
+        key_id, date, region, service, signed_text, signature = match.groups()
+        signed = tuple(signed_text.split(";"))
+        if "host" in signed:
+            return _Authorization(key_id, date, region, service, TERMINATOR, signed, signature)
+    return _parse_any_authorization(header, amz_date)
+
+
+def _parse_any_authorization(header: str, amz_date: str | None) -> _Authorization:
     algorithm, space, rest = header.strip().partition(" ")
     if not space:  # a bare token (no scheme, no parameters): AWS lists what a SigV4 header requires
         algorithm, rest = "", ""
@@ -211,7 +222,7 @@ def _parse_authorization(header: str, amz_date: str | None) -> _Authorization:
     signed = tuple(name.strip().lower() for name in params["SignedHeaders"].split(";"))
     if "host" not in signed:
         raise IncompleteSignatureException("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
-    return _Authorization(parts[0], parts[1], parts[2], parts[3], parts[4], signed, params["Signature"], credential)
+    return _Authorization(parts[0], parts[1], parts[2], parts[3], parts[4], signed, params["Signature"])
 
 
 def _request_time(headers: Headers) -> tuple[str, datetime] | None:
@@ -221,8 +232,9 @@ def _request_time(headers: Headers) -> tuple[str, datetime] | None:
     if amz_date:
         text = amz_date[0].strip()
         if _BASIC_FORMAT.fullmatch(text):
-            try:
-                return text, datetime.strptime(text, _BASIC).replace(tzinfo=UTC)
+            try:  # (strptime takes longer than the rest of the verification together)
+                return text, datetime(int(text[0:4]), int(text[4:6]), int(text[6:8]), int(text[9:11]),
+                                      int(text[11:13]), int(text[13:15]), tzinfo=UTC)
             except ValueError:
                 pass  # 8 and 6 digits, but no calendar date (month 13): the message below
         raise IncompleteSignatureException(
@@ -265,14 +277,17 @@ def canonical_headers(headers: Headers, signed: Sequence[str]) -> str:
     lines = []
     for name in signed:
         values = headers.getall(name, [])
-        lines.append(f"{name}:" + ",".join(" ".join(value.split()) for value in values))
-    return "\n".join(lines) + "\n"
+        if len(values) == 1:
+            lines.append(f"{name}:{' '.join(values[0].split())}\n")
+        else:
+            lines.append(f"{name}:" + ",".join(" ".join(value.split()) for value in values) + "\n")
+    return "".join(lines)
 
 
 def canonical_request(method: str, raw_path: str, query: str, headers: Headers, signed: Sequence[str],
                       payload_hash: str) -> bytes:
     """The canonical request (bytes: header values are taken as the bytes that arrived)."""
-    path = quote(_wire(normalize_url_path(raw_path)), safe="/~")
+    path = "/" if raw_path == "/" else quote(_wire(normalize_url_path(raw_path)), safe="/~")
     text = "\n".join([method.upper(), path, query, canonical_headers(headers, signed), ";".join(signed), payload_hash])
     return _wire(text)
 
