@@ -75,6 +75,9 @@ class CredentialStore(Mapping[str, Credential]):
     def __getitem__(self, access_key_id: str) -> Credential:
         return self._by_key[access_key_id]
 
+    def get(self, access_key_id: str, default: Credential | None = None) -> Credential | None:  # type: ignore[override]
+        return self._by_key.get(access_key_id, default)  # (Mapping.get goes through a raised KeyError)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._by_key)
 

@@ -129,6 +129,7 @@ def caller_scope(
 ALGORITHM = "AWS4-HMAC-SHA256"
 TERMINATOR = "aws4_request"
 MAX_SKEW = timedelta(minutes=5)
+MAX_SKEW_S = int(MAX_SKEW.total_seconds())
 SIGNING_KEY_CACHE_SIZE = 1024
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
@@ -182,16 +183,6 @@ def _printable(text: str) -> str:
 
 def _parse_authorization(header: str, amz_date: str | None) -> _Authorization:
     """Split the header as AWS does; :class:`IncompleteSignatureException` says what is malformed or missing."""
-    match = _WELL_FORMED.fullmatch(header)
-    if match is not None and amz_date is not None:  # the SDKs' own spelling: one regular expression
-        key_id, date, region, service, signed_text, signature = match.groups()
-        signed = tuple(signed_text.split(";"))
-        if "host" in signed:
-            return _Authorization(key_id, date, region, service, TERMINATOR, signed, signature)
-    return _parse_any_authorization(header, amz_date)
-
-
-def _parse_any_authorization(header: str, amz_date: str | None) -> _Authorization:
     algorithm, space, rest = header.strip().partition(" ")
     if not space:  # a bare token (no scheme, no parameters): AWS lists what a SigV4 header requires
         algorithm, rest = "", ""
@@ -292,10 +283,6 @@ def canonical_request(method: str, raw_path: str, query: str, headers: Headers, 
     return _wire(text)
 
 
-def string_to_sign(timestamp: str, scope: str, canonical: bytes) -> bytes:
-    return f"{ALGORITHM}\n{timestamp}\n{scope}\n{hashlib.sha256(canonical).hexdigest()}".encode()
-
-
 def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     """The SigV4 signing key: HMAC-SHA256 chained from ``"AWS4" + secret`` through date, region, service and
     ``aws4_request``."""
@@ -321,6 +308,7 @@ class SigV4Verifier:
         self.credentials = credentials
         self._now = now
         self._keys: dict[tuple[str, str, str, str], bytes] = {}
+        self._epochs: dict[str, int] = {}  # X-Amz-Date -> seconds since the epoch (clients sign many per second)
 
     def _signing_key(self, secret: str, date: str, region: str, service: str) -> bytes:
         cache_key = (secret, date, region, service)
@@ -344,6 +332,62 @@ class SigV4Verifier:
             ``"cloudhsm"``), or ``None`` if the target is unknown (the service in the scope is then not checked).
         :raises ServiceError: one of the four authentication errors of :mod:`hsmsim.aws.errors`.
         """
+        parsed = self._well_formed(headers)
+        if parsed is None:  # anything else: the general parser, which says what is wrong
+            parsed = self._parse(headers)
+        auth, timestamp, epoch = parsed
+        self._check_scope(auth, timestamp, signing_name)
+        now = int(self._now())
+        if not now - MAX_SKEW_S <= epoch <= now + MAX_SKEW_S:
+            raise _time_error(timestamp, epoch, now)
+        credential = self.credentials.get(auth.access_key_id)
+        if credential is None or "X-Amz-Security-Token" in headers:
+            raise UnrecognizedClientException(UNRECOGNIZED_CLIENT)
+        payload_hash = hashlib.sha256(body).hexdigest()
+        declared = headers.getall("X-Amz-Content-SHA256", ())
+        if declared and declared[0] != payload_hash:  # signed over a hash that is not the body's: body changed
+            raise InvalidSignatureException(SIGNATURE_MISMATCH)
+        key = self._signing_key(credential.secret_access_key, auth.date, auth.region, auth.service)
+        prefix = f"{ALGORITHM}\n{timestamp}\n{auth.date}/{auth.region}/{auth.service}/{TERMINATOR}\n".encode()
+        given = _wire(auth.signature)
+        path, _, query = raw_path.partition("?")
+        queries = [canonical_query(query)]
+        if query and _verbatim_query(query) != queries[0]:
+            queries.append(_verbatim_query(query))  # botocore signs a query that is part of the URL as it is
+        for canonical_qs in queries:
+            canonical = canonical_request(method, path, canonical_qs, headers, auth.signed_headers, payload_hash)
+            to_sign = prefix + hashlib.sha256(canonical).hexdigest().encode()
+            if hmac.compare_digest(hmac.digest(key, to_sign, "sha256").hex().encode(), given):
+                return VerifiedCaller(credential, auth.region)
+        raise InvalidSignatureException(SIGNATURE_MISMATCH)
+
+    def _well_formed(self, headers: Headers) -> tuple[_Authorization, str, int] | None:
+        """The SDKs' own spelling (one Authorization header as botocore writes it, one ``X-Amz-Date``), read by one
+        regular expression; ``None`` for anything else."""
+        values = headers.getall("Authorization", ())
+        dates = headers.getall("X-Amz-Date", ())
+        if len(values) != 1 or len(dates) != 1:
+            return None
+        match = _WELL_FORMED.fullmatch(values[0])
+        if match is None:
+            return None
+        timestamp = dates[0]
+        epoch = self._epochs.get(timestamp)
+        if epoch is None:
+            epoch = _epoch(timestamp)
+            if epoch is None:
+                return None
+            if len(self._epochs) >= SIGNING_KEY_CACHE_SIZE:
+                self._epochs.clear()
+            self._epochs[timestamp] = epoch
+        key_id, date, region, service, signed_text, signature = match.groups()
+        signed = tuple(signed_text.split(";"))
+        if "host" not in signed:
+            return None
+        return _Authorization(key_id, date, region, service, TERMINATOR, signed, signature), timestamp, epoch
+
+    @staticmethod
+    def _parse(headers: Headers) -> tuple[_Authorization, str, int]:
         values = [value for value in headers.getall("Authorization", []) if value.strip()]
         if not values:
             raise MissingAuthenticationTokenException(MISSING_TOKEN)
@@ -353,29 +397,7 @@ class SigV4Verifier:
         auth = _parse_authorization(values[0], None if request_time is None else request_time[0])
         assert request_time is not None  # _parse_authorization raised otherwise
         timestamp, signed_at = request_time
-        self._check_scope(auth, timestamp, signing_name)
-        self._check_time(timestamp, signed_at)
-        credential = self.credentials.get(auth.access_key_id)
-        if credential is None or headers.getall("X-Amz-Security-Token", []):
-            raise UnrecognizedClientException(UNRECOGNIZED_CLIENT)
-        body_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
-        declared = headers.getall("X-Amz-Content-SHA256", [])
-        payload_hash = declared[0] if declared else body_hash
-        if payload_hash != body_hash:  # signed over a hash that is not the body's: the body was changed
-            raise InvalidSignatureException(SIGNATURE_MISMATCH)
-        path, _, query = raw_path.partition("?")
-        scope = f"{auth.date}/{auth.region}/{auth.service}/{auth.terminator}"
-        key = self._signing_key(credential.secret_access_key, auth.date, auth.region, auth.service)
-        given = _wire(auth.signature)
-        queries = [canonical_query(query)]
-        if _verbatim_query(query) != queries[0]:
-            queries.append(_verbatim_query(query))  # botocore signs a query that is part of the URL as it is
-        for canonical_qs in queries:
-            canonical = canonical_request(method, path, canonical_qs, headers, auth.signed_headers, payload_hash)
-            expected = hmac.new(key, string_to_sign(timestamp, scope, canonical), hashlib.sha256).hexdigest()
-            if hmac.compare_digest(expected.encode(), given):
-                return VerifiedCaller(credential, auth.region)
-        raise InvalidSignatureException(SIGNATURE_MISMATCH)
+        return auth, timestamp, int(signed_at.timestamp())
 
     @staticmethod
     def _check_scope(auth: _Authorization, timestamp: str, signing_name: str | None) -> None:
@@ -393,12 +415,23 @@ class SigV4Verifier:
                 "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
                 f"'{_printable(auth.date)}' != '{timestamp[:8]}', from '{timestamp}'.")
 
-    def _check_time(self, timestamp: str, signed_at: datetime) -> None:
-        now = datetime.fromtimestamp(int(self._now()), UTC)
-        if signed_at < now - MAX_SKEW:
-            raise InvalidSignatureException(
-                f"Signature expired: {timestamp} is now earlier than {_fmt(now - MAX_SKEW)} ({_fmt(now)} - 5 min.)")
-        if signed_at > now + MAX_SKEW:
-            raise InvalidSignatureException(
-                f"Signature not yet current: {timestamp} is still later than {_fmt(now + MAX_SKEW)} "
-                f"({_fmt(now)} + 5 min.)")
+
+def _epoch(timestamp: str) -> int | None:
+    """Seconds since the epoch of an ISO 8601 basic timestamp (``20260301T120000Z``); None if it is not one."""
+    if not _BASIC_FORMAT.fullmatch(timestamp):
+        return None
+    try:  # (strptime takes longer than the rest of the verification together)
+        return int(datetime(int(timestamp[0:4]), int(timestamp[4:6]), int(timestamp[6:8]), int(timestamp[9:11]),
+                            int(timestamp[11:13]), int(timestamp[13:15]), tzinfo=UTC).timestamp())
+    except ValueError:  # 8 and 6 digits, but no calendar date (month 13)
+        return None
+
+
+def _time_error(timestamp: str, epoch: int, now_epoch: int) -> InvalidSignatureException:
+    """AWS's message for a request time more than 5 minutes from now (on the real clock)."""
+    now = datetime.fromtimestamp(now_epoch, UTC)
+    if epoch < now_epoch:
+        return InvalidSignatureException(
+            f"Signature expired: {timestamp} is now earlier than {_fmt(now - MAX_SKEW)} ({_fmt(now)} - 5 min.)")
+    return InvalidSignatureException(
+        f"Signature not yet current: {timestamp} is still later than {_fmt(now + MAX_SKEW)} ({_fmt(now)} + 5 min.)")
