@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -60,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--default-account", type=_account_id, default=DEFAULT_ACCOUNT, metavar="ID",
                        help="account of requests whose access key is not a 12-digit account id "
                             f"(default {DEFAULT_ACCOUNT}; moto's tests expect 123456789012)")
+    serve.add_argument("--credentials", type=Path, default=os.environ.get("HSMSIM_CREDENTIALS") or None,
+                       metavar="FILE",
+                       help="verify every AWS request's SigV4 signature against the access keys in this JSON file "
+                            '({"credentials": [{"access_key_id", "secret_access_key", "account_id", "principal"?}]}; '
+                            "default $HSMSIM_CREDENTIALS; without it signatures are not checked)")
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     db = commands.add_parser("db", help="the database's schema version (Alembic migrations; the server upgrades at "
                                         "start)")
@@ -99,9 +105,17 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "db":
         return _db(args)
     if args.command == "serve":
+        from hsmsim.aws.credentials import CredentialsFileError, load_credentials
         from hsmsim.server import create_app, run
         from kms.domainkey import DomainKeyLost
 
+        credentials = None
+        if args.credentials is not None:
+            try:
+                credentials = load_credentials(args.credentials)
+            except CredentialsFileError as error:
+                print(f"hsmsim serve: error: --credentials: {error}", file=sys.stderr)
+                return 2
         config = Config(
             data_dir=args.data_dir,
             host=args.host,
@@ -110,6 +124,7 @@ def _run(args: argparse.Namespace) -> int:
             delays=args.delays,
             quotas=Quotas(clusters_per_region=args.max_clusters, hsms_per_region=args.max_hsms),
             default_account=args.default_account,
+            credentials=credentials,
         )
         config.data_dir.mkdir(parents=True, exist_ok=True)
         try:

@@ -8,6 +8,8 @@ from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 
+from hsmsim.aws.credentials import CredentialStore
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4599
 DEFAULT_ACCOUNT = "000000000000"
@@ -92,6 +94,8 @@ class Config:
     default_region: str = DEFAULT_REGION
     softhsm_module: str = "/usr/lib/softhsm/libsofthsm2.so"
     workers: int = 4
+    # hsmsim serve --credentials: verify every AWS request's SigV4 signature against these (None: no verification)
+    credentials: CredentialStore | None = None
 
     @property
     def database_url(self) -> str:

@@ -23,11 +23,11 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
 from hsmsim import __version__
-from hsmsim.appkeys import EXECUTOR, PROTOCOL, SIMULATOR
+from hsmsim.appkeys import EXECUTOR, PROTOCOL, SIMULATOR, VERIFIER
 from hsmsim.aws.context import RequestContext
 from hsmsim.aws.errors import InternalFailure, ServiceError
 from hsmsim.aws.protocol import JsonProtocol
-from hsmsim.aws.sigv4 import caller_scope
+from hsmsim.aws.sigv4 import SigV4Verifier, caller_scope
 from hsmsim.aws.spec import load_service_model
 from hsmsim.config import Config, DelayProfile
 from hsmsim.control import control_routes
@@ -82,18 +82,30 @@ async def aws_endpoint(request: web.Request) -> web.Response:
     protocol = request.app[PROTOCOL]
     simulator = request.app[SIMULATOR]
     target = request.headers.get("X-Amz-Target")
+    service_model = None
     if target:
         with contextlib.suppress(ServiceError):
-            request["service_model"] = protocol.service_for_target(target)
-    scope = caller_scope(request.headers, simulator.config.default_region, simulator.config.default_account)
-    request["aws_call"] = (target, "", scope.account_id, scope.region)  # formatted only if logged
-    parsed = protocol.parse(target, await request.read())
+            service_model = request["service_model"] = protocol.service_for_target(target)
+    verifier = request.app.get(VERIFIER)
+    body = await request.read()
+    principal = ""  # the account's root
+    if verifier is None:
+        scope = caller_scope(request.headers, simulator.config.default_region, simulator.config.default_account)
+        account_id, region = scope.account_id, scope.region
+    else:  # hsmsim serve --credentials: authenticate before anything else is looked at
+        request["aws_call"] = (target, "", "-", "-")  # formatted only if logged
+        signing_name = None if service_model is None else service_model.signing_name
+        caller = verifier.verify(request.method, request.raw_path, request.headers, body, signing_name)
+        account_id, region, principal = caller.credential.account_id, caller.region, caller.credential.principal
+    request["aws_call"] = (target, "", account_id, region)  # formatted only if logged
+    parsed = protocol.parse(target, body)
     ctx = RequestContext(
         service=parsed.service_model.service_name,
         operation=parsed.operation_model.name,
-        account_id=scope.account_id,
-        region=scope.region,
+        account_id=account_id,
+        region=region,
         request_id=request["request_id"],
+        principal=principal,
     )
     request["aws_call"] = (ctx.service, ctx.operation, ctx.account_id, ctx.region)
     if ctx.service == "kms" and ctx.operation in MEMORY_OPERATIONS:
@@ -148,6 +160,9 @@ def create_app(config: Config, simulator: Simulator | None = None) -> web.Applic
     app = web.Application(middlewares=[request_id_and_errors], client_max_size=4 * 1024 * 1024)
     app[SIMULATOR] = simulator or Simulator(config)
     app[PROTOCOL] = JsonProtocol([load_service_model(name) for name in SERVICES], enum_orders={"kms": KMS_ENUM_ORDERS})
+    if config.credentials is not None:
+        app[VERIFIER] = SigV4Verifier(config.credentials)
+        log.info("SigV4 verification on: %d access keys from %s", len(config.credentials), config.credentials.source)
     app.cleanup_ctx.append(_background)
     app.router.add_post("/", aws_endpoint)
     app.router.add_routes(control_routes(health=_health))
@@ -210,5 +225,6 @@ def _health(app: web.Application) -> dict[str, Any]:
         "services": list(SERVICES),
         "delays": simulator.config.delays.value,
         "default_account": simulator.config.default_account,
+        "verify_signatures": VERIFIER in app,
         "now": simulator.clock.now().isoformat(),
     }

@@ -1,8 +1,9 @@
 """
 The per-request context handed to every service operation as its first argument.
 
-It carries who is calling and where (account and region, from the SigV4 credential scope; see
-:mod:`hsmsim.aws.sigv4`) and what is being called, so that operations never look at HTTP.
+It carries who is calling and where (account, region and principal, from the SigV4 credential scope or, with
+``hsmsim serve --credentials``, from the verified credential; see :mod:`hsmsim.aws.sigv4`) and what is being called,
+so that operations never look at HTTP.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ class RequestContext:
     :ivar account_id: the 12-digit account the request acts in.
     :ivar region: the region the request acts in, e.g. ``"us-east-1"``.
     :ivar request_id: the id returned in ``x-amzn-RequestId``.
+    :ivar principal: the caller's ARN: the IAM user or role of a verified credential that names one, else the
+        account's root ``arn:aws:iam::<account>:root`` (the default when left empty). Carried for authorization
+        (key policies, grants); nothing reads it yet.
     """
 
     service: str
@@ -25,3 +29,8 @@ class RequestContext:
     account_id: str
     region: str
     request_id: str
+    principal: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.principal:
+            object.__setattr__(self, "principal", f"arn:aws:iam::{self.account_id}:root")

@@ -79,3 +79,32 @@ class InternalFailure(ServiceError):
 
     code = "InternalFailure"
     status = 500
+
+
+# -- authentication (SigV4 verification, only with ``hsmsim serve --credentials``) ------------------------------
+# Codes and messages as AWS's JSON services answer them (HTTP 400 for all four: the AWS JSON services' answers
+# as reported by their SDKs; "Common Errors" of the API references lists the Query-protocol spellings).
+
+
+class MissingAuthenticationTokenException(ServiceError):
+    """The request carries no ``Authorization`` header: ``Missing Authentication Token``."""
+
+    code = "MissingAuthenticationTokenException"
+
+
+class IncompleteSignatureException(ServiceError):
+    """The ``Authorization`` header (or the date header) is malformed; the message says what is missing."""
+
+    code = "IncompleteSignatureException"
+
+
+class UnrecognizedClientException(ServiceError):
+    """The access key id is unknown: ``The security token included in the request is invalid.``"""
+
+    code = "UnrecognizedClientException"
+
+
+class InvalidSignatureException(ServiceError):
+    """The signature does not match, is expired or not yet current, or its credential scope is wrong."""
+
+    code = "InvalidSignatureException"
