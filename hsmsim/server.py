@@ -32,9 +32,9 @@ from hsmsim.aws.spec import load_service_model
 from hsmsim.config import Config, DelayProfile
 from hsmsim.control import control_routes
 from hsmsim.core.ids import request_id
-from hsmsim.httpio import run_blocking
 from hsmsim.dataplane import dataplane_routes
 from hsmsim.dataplane_pkcs11 import pkcs11_routes
+from hsmsim.httpio import run_blocking
 from hsmsim.simulator import Simulator
 from kms.keyview import NeedsThread, NeedsUnitOfWork
 from kms.service import MEMORY_OPERATIONS
@@ -88,7 +88,7 @@ async def aws_endpoint(request: web.Request) -> web.Response:
             service_model = request["service_model"] = protocol.service_for_target(target)
     verifier = request.app.get(VERIFIER)
     body = await request.read()
-    principal = ""  # the account's root
+    principal, iam_policy = "", None  # the account's root
     if verifier is None:
         scope = caller_scope(request.headers, simulator.config.default_region, simulator.config.default_account)
         account_id, region = scope.account_id, scope.region
@@ -97,6 +97,7 @@ async def aws_endpoint(request: web.Request) -> web.Response:
         signing_name = None if service_model is None else service_model.signing_name
         caller = verifier.verify(request.method, request.raw_path, request.headers, body, signing_name)
         account_id, region, principal = caller.credential.account_id, caller.region, caller.credential.principal
+        iam_policy = caller.credential.iam_policy
     request["aws_call"] = (target, "", account_id, region)  # formatted only if logged
     parsed = protocol.parse(target, body)
     ctx = RequestContext(
@@ -106,6 +107,8 @@ async def aws_endpoint(request: web.Request) -> web.Response:
         region=region,
         request_id=request["request_id"],
         principal=principal,
+        authenticated=verifier is not None,
+        iam_policy=iam_policy,
     )
     request["aws_call"] = (ctx.service, ctx.operation, ctx.account_id, ctx.region)
     if ctx.service == "kms" and ctx.operation in MEMORY_OPERATIONS:

@@ -6,6 +6,11 @@ the constraint's, ``EncryptionContextSubset`` to contain every pair of it
 (https://docs.aws.amazon.com/kms/latest/APIReference/API_GrantConstraints.html). Constraints bind only operations
 that take an encryption context. The simulator's callers are account roots, so a grant to any principal of an
 account (``arn:aws:iam::<account>:…`` or the account id) counts for that account.
+
+With ``hsmsim serve --credentials`` the caller is a principal (kms.policies.Caller) and a grant authorizes its
+grantee principal by ARN (:meth:`GrantRule.permits_principal`): a grant to an IAM user or role lets that principal
+(and no other) use the key; a grant to an account (its root ARN or id) lets its root, and its users and roles whose
+IAM policy allows the operation.
 """
 
 from __future__ import annotations
@@ -13,11 +18,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kms.models import KmsGrant
+
+if TYPE_CHECKING:
+    from kms.policies import Caller
 
 _ACCOUNT_IN_PRINCIPAL = re.compile(r"^(?:arn:aws[a-z-]*:(?:iam|sts)::)?(\d{12})(?::|$)")
 
@@ -40,18 +49,36 @@ class GrantRule:
     operations: frozenset[str]
     context_equals: Mapping[str, str] | None = None
     context_subset: Mapping[str, str] | None = None
+    grantee: str | None = None
 
     def permits(self, caller_account: str, operation: str, context: Mapping[str, str] | None) -> bool:
-        if self.grantee_account != caller_account or operation not in self.operations:
+        if self.grantee_account != caller_account:
+            return False
+        return self._within(operation, context)
+
+    def permits_principal(self, caller: Caller, operation: str, context: Mapping[str, str] | None,
+                          iam_allows: bool) -> bool:
+        """Whether the grant lets a verified principal run ``operation``: the grantee is its ARN, or its account
+        (root ARN or id) when the caller is that root or its IAM policy allows the operation."""
+        if self.grantee is None:
+            return False
+        if self.grantee != caller.principal:
+            to_account = self.grantee == caller.account or (
+                self.grantee.endswith(":root") and account_of(self.grantee) == caller.account)
+            if not (to_account and (caller.is_root or iam_allows)):
+                return False
+        return self._within(operation, context)
+
+    def _within(self, operation: str, context: Mapping[str, str] | None) -> bool:
+        if operation not in self.operations:
             return False
         if operation not in CONTEXT_OPERATIONS:
             return True
         given = dict(context or {})
         if self.context_equals is not None and given != dict(self.context_equals):
             return False
-        if self.context_subset is not None and any(given.get(k) != v for k, v in self.context_subset.items()):
-            return False
-        return True
+        subset = self.context_subset
+        return subset is None or all(given.get(k) == v for k, v in subset.items())
 
 
 def rule_of(grant: KmsGrant) -> GrantRule:
@@ -61,6 +88,7 @@ def rule_of(grant: KmsGrant) -> GrantRule:
         operations=frozenset(grant.operations),
         context_equals=constraints.get("EncryptionContextEquals"),
         context_subset=constraints.get("EncryptionContextSubset"),
+        grantee=grant.grantee_principal,
     )
 
 

@@ -91,7 +91,7 @@ class KeyView:
     """The key policy (evaluated per caller and operation by kms.resolver)."""
     grants: tuple[GrantRule, ...] = ()
     """The key's grants, as authorizations (kms.grantrules)."""
-    allowed: set[tuple[str, str]] = field(default_factory=set, repr=False)
+    allowed: set[tuple[str | None, ...]] = field(default_factory=set, repr=False)
     """(caller account, operation) pairs the policy was found to allow."""
     _aeads: dict[str, AESGCM] = field(default_factory=dict, repr=False)
     _private: dict[str, PrivateKey] = field(default_factory=dict, repr=False)

@@ -10,6 +10,18 @@ condition match is needed. Conditions on the caller's account (``kms:CallerAccou
 ``aws:PrincipalArn``) are evaluated; ``kms:ViaService`` counts as satisfied (the simulator cannot tell a call
 made by an AWS service on the caller's behalf from a direct one); other condition keys are treated permissively
 (an Allow applies, a Deny does not).
+
+With ``hsmsim serve --credentials FILE`` the caller is a principal (:class:`Caller`: an IAM user or role ARN, or
+the account's root) and :func:`authorize` follows the KMS developer guide's "Determining access"
+(https://docs.aws.amazon.com/kms/latest/developerguide/determining-access.html) and the IAM User Guide's "Policy
+evaluation logic": an explicit ``Deny`` in the key policy or the caller's IAM policy wins; a key policy statement
+naming the caller's ARN allows it on its own (in the key's account); a statement naming the account
+(``arn:aws:iam::<account>:root`` or the bare account id) delegates to the caller's IAM policy (from the credentials
+file), which must then allow the action on the key; another account's principal needs both. The account's root is
+not governed by IAM. Conditions also see ``aws:PrincipalArn`` (the caller's ARN), ``kms:EncryptionContext:<key>``,
+``kms:EncryptionContextKeys`` and ``kms:GrantIsForAWSResource`` (always false), with IAM's rules for a key missing
+from the request (``...IfExists``, negated operators, ``Null``) and the ``ForAllValues:``/``ForAnyValue:`` set
+operators; grants authorize their grantee principal by ARN (kms.grantrules).
 """
 
 from __future__ import annotations
@@ -17,7 +29,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import Any
 
 from hsmsim.aws.errors import AccessDeniedException
@@ -85,9 +99,15 @@ def validate_policy(policy: str) -> None:
             raise MalformedPolicyDocumentException(INVALID_PRINCIPALS)
 
 
-def check_lockout(policy: str, account_id: str, region: str) -> None:
+def check_lockout(policy: str, account_id: str, region: str, caller: Caller | None = None,
+                  key_arn: str | None = None) -> None:
     """The key policy lockout safety check: the new policy must let the caller call PutKeyPolicy again
-    (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#prevent-unmanageable-key)."""
+    (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#prevent-unmanageable-key).
+    With a verified ``caller``: that principal (named, or through its account and IAM policy)."""
+    if caller is not None:
+        check_lockout_for(policy, caller, key_arn or f"arn:{partition(region)}:kms:{region}:{account_id}:key/*",
+                          region)
+        return
     if evaluate(policy, account_id, region, "PutKeyPolicy") is not True:
         raise MalformedPolicyDocumentException(LOCKOUT_MESSAGE)
 
@@ -126,17 +146,44 @@ def _principals_well_formed(principal: Any) -> bool:
 # -- evaluation ------------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """A verified caller (``hsmsim serve --credentials``): its account, its ARN and its IAM policy (JSON text)."""
+
+    account: str
+    principal: str
+    iam_policy: str | None = None
+
+    @property
+    def is_root(self) -> bool:
+        return self.principal.endswith(":root")
+
+    def names(self, name: str, region: str) -> str | None:
+        """How a policy's principal ``name`` covers this caller: ``"direct"`` (its ARN, or ``*``), ``"account"``
+        (its account's root ARN or id: delegated to IAM, direct for the root itself) or ``None``."""
+        if name == "*" or name == self.principal:
+            return "direct"
+        if name == self.account or name == root_arn(self.account, region):
+            return "direct" if self.is_root else "account"
+        return None
+
+
 def authorize(policy: str, *, caller_account: str, key_arn: str, key_account: str, region: str,
               operation: str, grants: Callable[[], Iterable[GrantRule]] = tuple,
-              context: Mapping[str, str] | None = None) -> bool:
+              context: Mapping[str, str] | None = None, caller: Caller | None = None) -> bool:
     """Raise AWS's ``AccessDeniedException`` unless the key policy, or else a grant, lets the caller's account run
     ``operation``. Returns whether the decision holds for any request of that caller and operation (a policy
-    Allow) rather than this request only (a grant, whose constraints depend on the encryption context).
+    Allow) rather than this request only (a grant, whose constraints depend on the encryption context, or a policy
+    with encryption-context conditions).
 
-    Another account's key is refused outright for operations AWS does not allow across accounts.
+    Another account's key is refused outright for operations AWS does not allow across accounts. With a verified
+    ``caller`` (credentials on) the principal rules of :func:`authorize_principal` apply.
     """
     if operation in NOT_KEY_POLICY_OPERATIONS:
         return True
+    if caller is not None:
+        return authorize_principal(policy, caller=caller, key_arn=key_arn, key_account=key_account, region=region,
+                                   operation=operation, grants=grants, context=context)
     user = root_arn(caller_account, region)
     action = f"kms:{operation}"
     prefix = f"User: {user} is not authorized to perform: {action} on resource: {key_arn}"
@@ -245,3 +292,213 @@ def _compare(operator: str, actual: str, expected: list[Any]) -> bool | None:
     if op in ("StringNotLike", "ArnNotLike"):
         return not any(fnmatchcase(actual, v) for v in values)
     return None
+
+
+# -- evaluation for a verified principal (hsmsim serve --credentials) --------------------------------------------
+
+
+def denied(principal: str, operation: str, key_arn: str, reason: str) -> AccessDeniedException:
+    """AWS's message: ``User: <arn> is not authorized to perform: kms:<op> on resource: <key arn> <reason>``."""
+    action = f"kms:{operation}"
+    return AccessDeniedException(f"User: {principal} is not authorized to perform: {action} on resource: {key_arn} "
+                                 + reason.format(action=action))
+
+
+NO_RESOURCE_POLICY = "because no resource-based policy allows the {action} action"
+NO_IDENTITY_POLICY = "because no identity-based policy allows the {action} action"
+RESOURCE_DENY = "with an explicit deny in a resource-based policy"
+IDENTITY_DENY = "with an explicit deny in an identity-based policy"
+
+
+def authorize_principal(policy: str, *, caller: Caller, key_arn: str, key_account: str, region: str,
+                        operation: str, grants: Callable[[], Iterable[GrantRule]] = tuple,
+                        context: Mapping[str, str] | None = None) -> bool:
+    """:func:`authorize` for a verified principal; returns whether the decision may be cached for (principal,
+    operation)."""
+    if caller.account != key_account and operation not in CROSS_ACCOUNT_OPERATIONS | RE_ENCRYPT_ACTIONS:
+        raise denied(caller.principal, operation, key_arn, NO_RESOURCE_POLICY)
+    facts = Facts(caller, context)
+    deny, direct, delegated = evaluate_key_policy(policy, caller, region, operation, facts)
+    if deny:
+        raise denied(caller.principal, operation, key_arn, RESOURCE_DENY)
+    iam = True if caller.is_root else evaluate_identity_policy(caller.iam_policy, key_arn, operation, facts)
+    if iam is False:
+        raise denied(caller.principal, operation, key_arn, IDENTITY_DENY)
+    if caller.account == key_account:
+        allowed = direct or (delegated and iam is True)
+    else:  # another account's principal: the key policy and its own account's IAM policy must both allow
+        allowed = (direct or delegated) and iam is True
+    if allowed:
+        return not (_mentions_context(policy) or _mentions_context(caller.iam_policy))
+    if any(rule.permits_principal(caller, operation, context, iam is True) for rule in grants()):
+        return False
+    if (delegated or (direct and caller.account != key_account)) and iam is not True:
+        raise denied(caller.principal, operation, key_arn, NO_IDENTITY_POLICY)
+    raise denied(caller.principal, operation, key_arn, NO_RESOURCE_POLICY)
+
+
+def check_lockout_for(policy: str, caller: Caller, key_arn: str, region: str) -> None:
+    """The lockout safety check for a verified principal: the new policy must let *this* caller call
+    PutKeyPolicy again (named, or through its account and its IAM policy)."""
+    try:
+        authorize_principal(policy, caller=caller, key_arn=key_arn, key_account=caller.account, region=region,
+                            operation="PutKeyPolicy")
+    except AccessDeniedException:
+        raise MalformedPolicyDocumentException(LOCKOUT_MESSAGE) from None
+
+
+@lru_cache(maxsize=1024)
+def _parsed(policy: str) -> tuple[dict[str, Any], ...]:
+    try:
+        statements = _statements(policy)
+    except MalformedPolicyDocumentException:
+        return ()
+    return tuple(statement for statement in statements if isinstance(statement, dict))
+
+
+@lru_cache(maxsize=1024)
+def _mentions_context(policy: str | None) -> bool:
+    """Whether a decision under this policy may depend on the request's encryption context (not cacheable)."""
+    return policy is not None and "kms:encryptioncontext" in policy.lower()
+
+
+class Facts:
+    """The condition keys of one request of a verified caller (the IAM User Guide's "request context")."""
+
+    MISSING = object()
+
+    def __init__(self, caller: Caller, context: Mapping[str, str] | None) -> None:
+        self._single = {"kms:calleraccount": caller.account, "aws:principalaccount": caller.account,
+                        "aws:principalarn": caller.principal, "kms:grantisforawsresource": "false"}
+        self._context = dict(context or {})
+
+    def get(self, key: str) -> Any:
+        """A value (str), a list for a multivalued key, :attr:`MISSING` for a known key absent from this request,
+        or ``None`` for a key the simulator does not model."""
+        name = key.lower()
+        if name in self._single:
+            return self._single[name]
+        if name == "kms:encryptioncontextkeys":
+            return list(self._context) if self._context else self.MISSING
+        if name.startswith("kms:encryptioncontext:"):
+            wanted = key[len("kms:encryptioncontext:"):]
+            if wanted in self._context:
+                return self._context[wanted]
+            lowered = {k.lower(): v for k, v in self._context.items()}
+            return lowered.get(wanted.lower(), self.MISSING)
+        return None
+
+
+def evaluate_key_policy(policy: str, caller: Caller, region: str, operation: str,
+                        facts: Facts) -> tuple[bool, bool, bool]:
+    """(explicit deny, an Allow naming the caller, an Allow naming the caller's account) in a key policy."""
+    action = f"kms:{operation}"
+    deny = direct = delegated = False
+    for statement in _parsed(policy):
+        if not _action_matches(statement, action):
+            continue
+        how = _principal_kind(statement, caller, region)
+        if how is None:
+            continue
+        is_deny = statement.get("Effect") == "Deny"
+        if not _conditions_hold_for(statement.get("Condition"), facts, unknown=not is_deny):
+            continue
+        if is_deny:
+            deny = True
+        elif statement.get("Effect") == "Allow":
+            direct = direct or how == "direct"
+            delegated = delegated or how == "account"
+    return deny, direct, delegated
+
+
+def evaluate_identity_policy(policy: str | None, key_arn: str, operation: str, facts: Facts) -> bool | None:
+    """An IAM (identity-based) policy for the action on the key: ``True``, ``False`` (explicit deny) or ``None``."""
+    if policy is None:
+        return None
+    action = f"kms:{operation}"
+    allowed = False
+    for statement in _parsed(policy):
+        if not (_action_matches(statement, action) and _resource_matches(statement, key_arn)):
+            continue
+        is_deny = statement.get("Effect") == "Deny"
+        if not _conditions_hold_for(statement.get("Condition"), facts, unknown=not is_deny):
+            continue
+        if is_deny:
+            return False
+        allowed = allowed or statement.get("Effect") == "Allow"
+    return True if allowed else None
+
+
+def _resource_matches(statement: dict[str, Any], arn: str) -> bool:
+    if "NotResource" in statement:
+        return not any(isinstance(p, str) and fnmatchcase(arn, p) for p in _as_list(statement["NotResource"]))
+    return any(isinstance(p, str) and fnmatchcase(arn, p) for p in _as_list(statement.get("Resource", "*")))
+
+
+def _principal_kind(statement: dict[str, Any], caller: Caller, region: str) -> str | None:
+    if "Principal" in statement:
+        kinds = {caller.names(name, region) for name in _principal_names(statement["Principal"])
+                 if isinstance(name, str)}
+        return "direct" if "direct" in kinds else "account" if "account" in kinds else None
+    excluded = [name for name in _principal_names(statement.get("NotPrincipal")) if isinstance(name, str)]
+    return None if any(caller.names(name, region) for name in excluded if name != "*") or "*" in excluded else "direct"
+
+
+_NEGATED = ("StringNotEquals", "StringNotLike", "ArnNotEquals", "ArnNotLike", "StringNotEqualsIgnoreCase")
+
+
+def _conditions_hold_for(conditions: Any, facts: Facts, *, unknown: bool) -> bool:
+    """A statement's ``Condition`` block for a verified caller (IAM's rules; ``unknown`` for keys not modelled)."""
+    if not isinstance(conditions, dict):
+        return True
+    for operator, clauses in conditions.items():
+        if not isinstance(clauses, dict) or not isinstance(operator, str):
+            continue
+        for key, expected in clauses.items():
+            if not isinstance(key, str) or key.lower() == "kms:viaservice":
+                continue
+            held = _condition_holds(operator, facts.get(key), _as_list(expected))
+            if held is None:
+                if not unknown:
+                    return False
+                continue
+            if not held:
+                return False
+    return True
+
+
+def _condition_holds(operator: str, actual: Any, expected: list[Any]) -> bool | None:
+    """One condition; ``None`` for a key or operator not modelled."""
+    if actual is None:
+        return None
+    qualifier, _, op = operator.rpartition(":")
+    if op == "Null":
+        wants_missing = [str(v).lower() for v in expected]
+        return ("true" if actual is Facts.MISSING else "false") in wants_missing
+    if_exists = op.endswith("IfExists")
+    op = op.removesuffix("IfExists")
+    if actual is Facts.MISSING:
+        if qualifier == "ForAllValues":
+            return True
+        if if_exists:
+            return True
+        if qualifier == "ForAnyValue":
+            return False
+        return op in _NEGATED
+    values = actual if isinstance(actual, list) else [actual]
+    results = [_compare_one(op, value, expected) for value in values]
+    if any(result is None for result in results):
+        return None
+    if qualifier == "ForAllValues":
+        return all(results)
+    if qualifier == "ForAnyValue" or not isinstance(actual, list):
+        return any(results)
+    return any(results)
+
+
+def _compare_one(op: str, actual: str, expected: list[Any]) -> bool | None:
+    if op == "Bool":
+        return actual.lower() in {str(v).lower() for v in expected}
+    if op == "StringNotEqualsIgnoreCase":
+        return actual.lower() not in {v.lower() for v in expected if isinstance(v, str)}
+    return _compare(op, actual, expected)

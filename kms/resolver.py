@@ -27,11 +27,19 @@ from kms.keyview import KeyView, NeedsUnitOfWork
 from kms.materials import sealed_materials
 from kms.metadata import key_metadata
 from kms.models import KmsAlias, KmsKey
-from kms.policies import authorize
+from kms.policies import Caller, authorize
 from kms.runtime import KMSRuntime
 
 AliasFallback = Callable[[Session, KeyReference], str | None]
 """Resolves an alias with no row (AWS managed aliases are bound lazily); returns a key id or None."""
+
+
+def caller_of(ctx: RequestContext) -> Caller | None:
+    """The verified principal of a request (``hsmsim serve --credentials``); ``None`` without credentials, where
+    the caller is its account's root as it always was."""
+    if not ctx.authenticated:
+        return None
+    return Caller(ctx.account_id, ctx.principal, ctx.iam_policy)
 
 
 class KeyResolver:
@@ -74,19 +82,24 @@ class KeyResolver:
         (https://docs.aws.amazon.com/kms/latest/developerguide/control-access.html): ``AccessDeniedException``
         unless one lets the caller (an account's root) run the operation."""
         authorize(key.policy, caller_account=ctx.account_id, key_arn=key.arn, key_account=key.account_id,
-                  region=key.region, operation=ctx.operation, grants=lambda: grant_rules(self.session, key.arn))
+                  region=key.region, operation=ctx.operation, grants=lambda: grant_rules(self.session, key.arn),
+                  caller=caller_of(ctx))
 
     @staticmethod
     def authorize_view(ctx: RequestContext, view: KeyView, action: str,
                        context: Mapping[str, str] | None = None) -> None:
         """:meth:`authorize` for a cached key and one action (``ReEncryptFrom`` for ReEncrypt's source). A policy
         Allow for (caller, action) is remembered with the view, which is dropped whenever the policy or a grant
-        changes; a grant is checked per request (its constraints depend on the encryption context)."""
-        decision = (ctx.account_id, action)
+        changes; a grant is checked per request (its constraints depend on the encryption context). With a
+        verified principal the decision is remembered per (principal, IAM policy, action), and not at all when a
+        policy has encryption-context conditions."""
+        decision: tuple[str | None, ...] = (
+            (ctx.account_id, ctx.principal, ctx.iam_policy, action) if ctx.authenticated else (ctx.account_id, action))
         if decision in view.allowed:
             return
         if authorize(view.policy, caller_account=ctx.account_id, key_arn=view.arn, key_account=view.account_id,
-                     region=view.region, operation=action, grants=lambda: view.grants, context=context):
+                     region=view.region, operation=action, grants=lambda: view.grants, context=context,
+                     caller=caller_of(ctx)):
             view.allowed.add(decision)
 
     def row_by_id(self, account_id: str, region: str, key_id: str) -> KmsKey:

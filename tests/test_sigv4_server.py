@@ -28,8 +28,11 @@ from botocore.exceptions import ClientError
 
 from tests.conftest import ServerProcess
 
+# alice is an IAM user: with credentials on, the default key policy delegates to her IAM policy (issue 10 item 5)
 ALICE = {"access_key_id": "AKIDALICE", "secret_access_key": "alice-secret", "account_id": "111122223333",
-         "principal": "arn:aws:iam::111122223333:user/alice"}
+         "principal": "arn:aws:iam::111122223333:user/alice",
+         "iam_policy": {"Version": "2012-10-17",
+                        "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}}
 # a 12-digit access key of another account: the account must come from the file, not from the key's digits
 BOB = {"access_key_id": "999999999999", "secret_access_key": "bob-secret", "account_id": "444455556666"}
 SUBNETS = ["subnet-0123456789abcdefa", "subnet-0123456789abcdefb"]

@@ -21,7 +21,11 @@ class RequestContext:
     :ivar request_id: the id returned in ``x-amzn-RequestId``.
     :ivar principal: the caller's ARN: the IAM user or role of a verified credential that names one, else the
         account's root ``arn:aws:iam::<account>:root`` (the default when left empty). Carried for authorization
-        (key policies, grants); nothing reads it yet.
+        (key policies, grants).
+    :ivar authenticated: whether the request's signature was verified against a credentials file; only then do
+        key policies and grants see the principal (kms.policies), else the caller is its account's root as before.
+    :ivar iam_policy: with ``authenticated``, the IAM policy (JSON text) of a user or role principal, ``None`` for
+        none.
     """
 
     service: str
@@ -30,6 +34,8 @@ class RequestContext:
     region: str
     request_id: str
     principal: str = ""
+    authenticated: bool = False
+    iam_policy: str | None = None
 
     def __post_init__(self) -> None:
         if not self.principal:

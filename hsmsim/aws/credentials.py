@@ -14,6 +14,10 @@ The file is JSON::
 or ``role/<name>``, with an optional path), or the account's root ``arn:aws:iam::<acct>:root`` (the default). The
 ARN forms are those of the IAM User Guide, "IAM identifiers" (IAM ARNs).
 
+``iam_policy`` is optional, for a user or role principal only: the identity-based policy attached to it (a JSON
+policy document, as in IAM), which KMS authorization evaluates wherever a key policy's statement for the account's
+root delegates to IAM (kms.policies). A user or role without one is allowed nothing by IAM.
+
 :func:`load_credentials` validates the whole file at start and raises :class:`CredentialsFileError` with a message
 naming the entry and the problem, so that ``hsmsim serve`` can exit with one clear line. Secret keys never appear in
 a message, a ``repr`` or a log line.
@@ -28,7 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-FIELDS = ("access_key_id", "secret_access_key", "account_id", "principal")
+FIELDS = ("access_key_id", "secret_access_key", "account_id", "principal", "iam_policy")
+STRING_FIELDS = ("access_key_id", "secret_access_key", "account_id", "principal")
 REQUIRED = ("access_key_id", "secret_access_key", "account_id")
 
 # An access key id goes into the Authorization header's Credential (``<id>/<date>/<region>/<service>/aws4_request``):
@@ -52,12 +57,47 @@ class Credential:
     :ivar secret_access_key: the secret the signature is checked with (never shown in a ``repr``).
     :ivar account_id: the 12-digit account the key's requests act in.
     :ivar principal: the caller's ARN: the IAM user or role given in the file, else the account's root.
+    :ivar iam_policy: the identity-based (IAM) policy of a user or role principal, as JSON text; ``None`` when the
+        file gives none (the principal is then allowed nothing by IAM).
     """
 
     access_key_id: str
     secret_access_key: str = field(repr=False)
     account_id: str
     principal: str
+    iam_policy: str | None = None
+
+
+def iam_policy_problem(document: Any) -> str | None:
+    """What is wrong with an ``iam_policy`` document (an identity-based policy: statements with an ``Effect``, an
+    ``Action`` or ``NotAction``, optional ``Resource``/``NotResource`` and ``Condition``, no ``Principal``); ``None``
+    when it can be used."""
+    if not isinstance(document, dict):
+        return "must be a policy document object {\"Version\": ..., \"Statement\": [...]}"
+    statements = document.get("Statement")
+    if isinstance(statements, dict):
+        statements = [statements]
+    if not isinstance(statements, list) or not statements:
+        return "must have at least one Statement"
+    for index, statement in enumerate(statements):
+        if not isinstance(statement, dict):
+            return f"Statement[{index}] must be an object"
+        if statement.get("Effect") not in ("Allow", "Deny"):
+            return f"Statement[{index}] needs an Effect of Allow or Deny"
+        if ("Action" in statement) == ("NotAction" in statement):
+            return f"Statement[{index}] needs exactly one of Action and NotAction"
+        if "Principal" in statement or "NotPrincipal" in statement:
+            return f"Statement[{index}] must not have a Principal (an identity-based policy applies to its identity)"
+        if "Resource" in statement and "NotResource" in statement:
+            return f"Statement[{index}] must not have both Resource and NotResource"
+        for member in ("Action", "NotAction", "Resource", "NotResource"):
+            values = statement.get(member, [])
+            values = values if isinstance(values, list) else [values]
+            if not all(isinstance(value, str) and value for value in values):
+                return f"Statement[{index}].{member} must be a string or a list of strings"
+        if "Condition" in statement and not isinstance(statement["Condition"], dict):
+            return f"Statement[{index}].Condition must be an object"
+    return None
 
 
 def root_principal(account_id: str) -> str:
@@ -141,7 +181,7 @@ def parse_credentials(document: Any, name: str = "credentials") -> list[Credenti
         for member in REQUIRED:
             if member not in entry:
                 raise fail(f"{where}: {member!r} is missing")
-        for member in FIELDS:
+        for member in STRING_FIELDS:
             if member in entry and not isinstance(entry[member], str):
                 raise fail(f"{where}: {member!r} must be a string")
         key_id, secret, account = entry["access_key_id"], entry["secret_access_key"], entry["account_id"]
@@ -166,5 +206,14 @@ def parse_credentials(document: Any, name: str = "credentials") -> list[Credenti
                            "(arn:aws:iam::<account>:user/<name> or arn:aws:iam::<account>:role/<name>)")
             if match.group(1) != account:
                 raise fail(f"{where}: principal {principal!r} is not of account {account}")
-        credentials.append(Credential(key_id, secret, account, principal))
+        iam_policy = None
+        if "iam_policy" in entry:
+            if principal == root_principal(account):
+                raise fail(f"{where}: iam_policy needs an IAM user or role principal (the account's root user is "
+                           "not governed by IAM policies)")
+            problem = iam_policy_problem(entry["iam_policy"])
+            if problem is not None:
+                raise fail(f"{where}: iam_policy {problem}")
+            iam_policy = json.dumps(entry["iam_policy"])
+        credentials.append(Credential(key_id, secret, account, principal, iam_policy))
     return credentials

@@ -4,7 +4,7 @@ https://docs.aws.amazon.com/kms/latest/developerguide/grants.html and the API pa
 stored, listed, retired and revoked as AWS does, their tokens are validated wherever a request carries
 ``GrantTokens``, and they authorize: where the key policy does not allow a caller, a grant to a principal of the
 caller's account does, for its operations and within its encryption-context constraints (kms.grantrules). Who
-may retire a grant is not checked.
+may retire a grant is checked only with ``hsmsim serve --credentials`` (:func:`may_retire`).
 """
 
 from __future__ import annotations
@@ -25,10 +25,19 @@ from kms.errors import (
     LimitExceededException,
     NotFoundException,
 )
+from kms.grantrules import account_of
 from kms.identifiers import partition
 from kms.models import KmsGrant, KmsKey
 from kms.operations.base import OperationsBase
 from kms.paging import decode_marker, encode_marker
+from kms.policies import (
+    NO_RESOURCE_POLICY,
+    Caller,
+    Facts,
+    denied,
+    evaluate_identity_policy,
+)
+from kms.resolver import caller_of
 
 MAX_GRANTS_PER_KEY = 50_000
 """https://docs.aws.amazon.com/kms/latest/developerguide/resource-limits.html (grants per KMS key)."""
@@ -145,6 +154,25 @@ def check_grant_id(grant_id: str) -> None:
     """AWS grant ids are 64 hex digits; anything else is ``InvalidGrantIdException``."""
     if not GRANT_ID.match(grant_id):
         raise InvalidGrantIdException(f"Invalid grant ID {grant_id}")
+
+
+def may_retire(caller: Caller, grant: KmsGrant) -> bool:
+    """Who may retire a grant (developer guide, "Retiring and revoking grants"; RetireGrant): its retiring
+    principal, its grantee principal if the grant includes RetireGrant, and the account in which the grant was
+    created (its root, and its users and roles whose IAM policy allows kms:RetireGrant on the key). A grant's
+    account principal (``arn:aws:iam::<account>:root`` or the id) stands for its root and, through IAM, the rest."""
+    if caller.principal == grant.retiring_principal:
+        return True
+    if caller.principal == grant.grantee_principal and "RetireGrant" in grant.operations:
+        return True
+    accounts = [account_of(grant.issuing_account)]
+    retiring = grant.retiring_principal or ""
+    if retiring == caller.account or retiring.endswith(":root"):
+        accounts.append(account_of(retiring))
+    if caller.account not in accounts:
+        return False
+    return caller.is_root or evaluate_identity_policy(
+        caller.iam_policy, grant.key_arn, "RetireGrant", Facts(caller, None)) is True
 
 
 class GrantOperations(OperationsBase):
@@ -273,7 +301,7 @@ class GrantOperations(OperationsBase):
         dry_run: bool | None = None,
     ) -> None:
         """https://docs.aws.amazon.com/kms/latest/APIReference/API_RetireGrant.html — by grant token, or by the
-        key (id or ARN) and grant id. Who may retire is not checked."""
+        key (id or ARN) and grant id. Who may retire is checked with credentials on (:func:`may_retire`)."""
         if grant_token is None and (key_id is None or grant_id is None):
             raise ValidationException("Either GrantToken, or both KeyId and GrantId, must be specified.")
         if grant_id is not None:
@@ -291,6 +319,9 @@ class GrantOperations(OperationsBase):
                 raise grant_not_found(grant_id)
         elif grant is None or grant.key_arn.split(":")[3] != ctx.region:  # grants are regional, like their keys
             raise grant_not_found(grant_id)
+        caller = caller_of(ctx)
+        if caller is not None and not may_retire(caller, grant):
+            raise denied(caller.principal, "RetireGrant", grant.key_arn, NO_RESOURCE_POLICY)
         self.dry_run(dry_run)
         self.session.delete(grant)
 

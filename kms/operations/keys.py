@@ -33,6 +33,7 @@ from kms.models import KmsKey
 from kms.operations.base import OperationsBase
 from kms.paging import DEFAULT_LIMIT, decode_marker, encode_marker
 from kms.policies import check_lockout, default_policy, validate_policy
+from kms.resolver import caller_of
 from kms.rotation import resume_rotation
 from kms.tagging import put_tags, validate_tags
 
@@ -123,7 +124,7 @@ class KeyOperations(OperationsBase):
         if policy is not None:
             validate_policy(policy)
             if not bypass_policy_lockout_safety_check:
-                check_lockout(policy, ctx.account_id, ctx.region)
+                check_lockout(policy, ctx.account_id, ctx.region, caller_of(ctx))
         validate_tags(tags or [])
         store = None
         if custom_key_store_id is not None:

@@ -34,6 +34,7 @@ from kms.policies import (
     default_policy,
     validate_policy,
 )
+from kms.resolver import caller_of
 from kms.tagging import put_tags, tags_of, validate_tags
 
 
@@ -84,7 +85,7 @@ class MultiRegionOperations(OperationsBase):
                     f"The key policy is {len(policy)} characters long; the maximum is {MAX_POLICY_CHARACTERS}.")
             validate_policy(policy)
             if not bypass_policy_lockout_safety_check:
-                check_lockout(policy, ctx.account_id, replica_region)
+                check_lockout(policy, ctx.account_id, replica_region, caller_of(ctx))
         validate_tags(tags or [])
         replica = KeyOperations.new_key(
             self, ctx, key_id=primary.key_id, region=replica_region, spec=primary.key_spec,

@@ -22,6 +22,7 @@ from kms.policies import (
     check_lockout,
     validate_policy,
 )
+from kms.resolver import caller_of
 
 RAM_POLICY_NAME = "AWS_RAM"
 
@@ -54,7 +55,7 @@ class PolicyOperations(OperationsBase):
                 f"The key policy is {len(policy)} characters long; the maximum is {MAX_POLICY_CHARACTERS}.")
         validate_policy(policy)
         if not bypass_policy_lockout_safety_check:
-            check_lockout(policy, ctx.account_id, ctx.region)
+            check_lockout(policy, ctx.account_id, ctx.region, caller_of(ctx), key.arn)
         key.policy = policy
 
     def list_key_policies(
