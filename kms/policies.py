@@ -440,8 +440,9 @@ def _principal_kind(statement: dict[str, Any], caller: Caller, region: str) -> s
         kinds = {caller.names(name, region) for name in _principal_names(statement["Principal"])
                  if isinstance(name, str)}
         return "direct" if "direct" in kinds else "account" if "account" in kinds else None
+    # NotPrincipal excludes the principals it names; naming the account excludes its root only, not its users
     excluded = [name for name in _principal_names(statement.get("NotPrincipal")) if isinstance(name, str)]
-    return None if any(caller.names(name, region) for name in excluded if name != "*") or "*" in excluded else "direct"
+    return None if any(caller.names(name, region) == "direct" for name in excluded) else "direct"
 
 
 _NEGATED = ("StringNotEquals", "StringNotLike", "ArnNotEquals", "ArnNotLike", "StringNotEqualsIgnoreCase")

@@ -53,13 +53,21 @@ ERIN = user("AKIDERIN", f"arn:aws:iam::{ACCOUNT}:user/erin",
 FRANK = user("AKIDFRANK", f"arn:aws:iam::{ACCOUNT}:user/frank",
              iam({"Effect": "Allow", "Action": "kms:Encrypt", "Resource": "*",
                   "Condition": {"StringEquals": {"kms:EncryptionContext:team": "blue"}}}))
+OTHER = "444455556666"
+OTHER_ROOT = f"arn:aws:iam::{OTHER}:root"
+OTHER_ADMIN = {"access_key_id": "AKIDOTHER", "secret_access_key": "other-secret", "account_id": OTHER}
+OTHER_GRACE = {"access_key_id": "AKIDGRACE", "secret_access_key": "grace-secret", "account_id": OTHER,
+               "principal": f"arn:aws:iam::{OTHER}:user/grace",
+               "iam_policy": iam({"Effect": "Allow", "Action": "kms:Encrypt", "Resource": "*"})}
+OTHER_HEIDI = {"access_key_id": "AKIDHEIDI", "secret_access_key": "heidi-secret", "account_id": OTHER,
+               "principal": f"arn:aws:iam::{OTHER}:user/heidi"}
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     root = tmp_path_factory.mktemp("principals")
     credentials = root / "credentials.json"
-    credentials.write_text(json.dumps({"credentials": [ADMIN, ALICE, BOB, CAROL, DAVE, ERIN, FRANK]}))
+    credentials.write_text(json.dumps({"credentials": [ADMIN, ALICE, BOB, CAROL, DAVE, ERIN, FRANK, OTHER_ADMIN, OTHER_GRACE, OTHER_HEIDI]}))
     process = ServerProcess(root / "data", args=["--credentials", str(credentials)])
     yield process.start()
     process.stop()
@@ -180,6 +188,29 @@ def test_an_explicit_deny_in_the_key_policy_beats_an_iam_allow(server: ServerPro
         erin_arn, "Encrypt", denied_all["Arn"], "resource deny")
     assert refused(kms(server, ADMIN).encrypt, KeyId=denied_all["KeyId"], Plaintext=b"x") == message(
         ROOT, "Encrypt", denied_all["Arn"], "resource deny")
+
+
+def test_another_accounts_principals_need_the_key_policy_and_their_iam_policy(server: ServerProcess) -> None:
+    heidi_arn = OTHER_HEIDI["principal"]
+    key = new_key(server, allow(ROOT), allow(OTHER_ROOT, ["kms:Encrypt", "kms:DescribeKey"]),
+                  allow(heidi_arn, "kms:Encrypt"))
+    kms(server, OTHER_ADMIN).encrypt(KeyId=key["Arn"], Plaintext=b"x")  # the other account's root
+    kms(server, OTHER_GRACE).encrypt(KeyId=key["Arn"], Plaintext=b"x")  # delegated, and her IAM policy allows
+    assert refused(kms(server, OTHER_GRACE).describe_key, KeyId=key["Arn"]) == message(
+        OTHER_GRACE["principal"], "DescribeKey", key["Arn"], "identity")
+    # named in the key policy, but another account's principal needs its own IAM policy too
+    assert refused(kms(server, OTHER_HEIDI).encrypt, KeyId=key["Arn"], Plaintext=b"x") == message(
+        heidi_arn, "Encrypt", key["Arn"], "identity")
+
+
+def test_not_principal_in_a_deny(server: ServerProcess) -> None:
+    key = new_key(server, allow(ROOT), allow(ALICE_ARN, "kms:Encrypt"), {
+        "Effect": "Deny", "NotPrincipal": {"AWS": [ALICE_ARN, ROOT]}, "Action": "kms:Encrypt", "Resource": "*"})
+    kms(server, ALICE).encrypt(KeyId=key["KeyId"], Plaintext=b"x")
+    kms(server, ADMIN).encrypt(KeyId=key["KeyId"], Plaintext=b"x")
+    # naming the account excludes its root, not carol: denied although her IAM policy allows
+    assert refused(kms(server, CAROL).encrypt, KeyId=key["KeyId"], Plaintext=b"x") == message(
+        CAROL_ARN, "Encrypt", key["Arn"], "resource deny")
 
 
 # -- conditions --------------------------------------------------------------------------------------------------
