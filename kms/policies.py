@@ -4,7 +4,8 @@ evaluation of a key policy for a caller.
 https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html and
 https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-modifying-external-accounts.html
 
-The simulator's caller is always an account's root principal (``arn:aws:iam::<account>:root``). Evaluation is
+Without ``hsmsim serve --credentials`` the caller is always an account's root principal
+(``arn:aws:iam::<account>:root``). Evaluation is
 an approximation of IAM's: an explicit ``Deny`` wins, otherwise an ``Allow`` whose principal, action and
 condition match is needed. Conditions on the caller's account (``kms:CallerAccount``, ``aws:PrincipalAccount``,
 ``aws:PrincipalArn``) are evaluated; ``kms:ViaService`` counts as satisfied (the simulator cannot tell a call
