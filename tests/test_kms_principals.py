@@ -302,6 +302,24 @@ def test_a_grant_to_alice_lets_alice_but_not_bob(server: ServerProcess) -> None:
         ALICE_ARN, "Encrypt", key["Arn"], "identity")
 
 
+def test_a_grant_to_alice_keeps_its_constraints_and_covers_re_encrypt(server: ServerProcess) -> None:
+    source, target = new_key(server), new_key(server)
+    admin = kms(server, ADMIN)
+    for key in (source, target):
+        admin.create_grant(KeyId=key["KeyId"], GranteePrincipal=ALICE_ARN,
+                           Operations=["Encrypt", "ReEncryptFrom", "ReEncryptTo"],
+                           Constraints={"EncryptionContextSubset": {"app": "a"}})
+    alice = kms(server, ALICE)
+    blob = alice.encrypt(KeyId=source["KeyId"], Plaintext=b"x", EncryptionContext={"app": "a"})["CiphertextBlob"]
+    assert refused(alice.encrypt, KeyId=source["KeyId"], Plaintext=b"x", EncryptionContext={"app": "b"}) == message(
+        ALICE_ARN, "Encrypt", source["Arn"], "identity")
+    moved = alice.re_encrypt(CiphertextBlob=blob, SourceEncryptionContext={"app": "a"},
+                             DestinationKeyId=target["KeyId"], DestinationEncryptionContext={"app": "a"})
+    assert moved["KeyId"] == target["Arn"]
+    assert refused(kms(server, BOB).re_encrypt, CiphertextBlob=blob, SourceEncryptionContext={"app": "a"},
+                   DestinationKeyId=target["KeyId"]) == message(BOB_ARN, "ReEncryptFrom", source["Arn"], "identity")
+
+
 def test_who_else_may_retire_a_grant(server: ServerProcess) -> None:
     key = new_key(server)
     admin = kms(server, ADMIN)
