@@ -47,7 +47,7 @@ Checked after every restart (the guarantees of README "Crash safety"):
    FAILED or stuck; from that stable state a disconnect and a connect work, and S2's ciphertexts decrypt.
 
 Bounds: ROUNDS rounds, windows of 0.2–1.5 s, OPS_PER_ROUND requests per worker at most, every loop bounded; the
-whole test takes about a minute on two cores. No assertion on wall-clock time.
+whole test takes about 30 s on two cores. No assertion on wall-clock time.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ from hsmsim.testing.clusters import DataPlane
 from hsmsim.testing.server import ServerStartError
 
 SEED = 20240610
-ROUNDS = 5
+ROUNDS = 6
 WINDOW_S = (0.2, 1.5)
 START_KILL_S = (0.3, 1.2)  # into a start-up (~0.9 s): in the imports, in the repair pass, in reconciliation, or after
 OPS_PER_ROUND = 400  # per worker: far more than a window lets through; only a bound
@@ -319,10 +319,9 @@ def run_worker(world: World, name: str, seed: int, round_no: int) -> None:
         WORKERS[name](world, random.Random(seed), round_no)
     except ServerGone:
         return
-    except Exception as error:  # noqa: BLE001 - recorded and asserted on by the test
-        if isinstance(error, AssertionError) or not world.killed.is_set():
-            with world.ledger.lock:
-                world.ledger.failures.append(f"round {round_no} worker {name}: {error!r}")
+    except Exception as error:  # anything but a connection error after the kill: recorded, the test fails on it
+        with world.ledger.lock:
+            world.ledger.failures.append(f"round {round_no} worker {name}: {error!r}")
 
 
 # -- the checks --------------------------------------------------------------------------------------------------
@@ -356,7 +355,7 @@ def check(world: World, round_no: int, log_offset: int) -> None:
 
     # 4. clusters; the extra HSMs of A as acknowledged
     states_a = hsm_states(cloudhsm, world.cluster_a)
-    assert ledger.hsms_present <= set(states_a), (round_no, states_a, ledger.hsms_present)
+    assert ledger.hsms_present - ledger.hsms_unsure <= set(states_a), (round_no, states_a, ledger.hsms_present)
     assert not (ledger.hsms_deleted - ledger.hsms_unsure) & set(states_a), (round_no, states_a)
     for cluster in (world.cluster_a, world.cluster_b):
         states = hsm_states(cloudhsm, cluster)
