@@ -54,6 +54,7 @@ from kms.keystores.connection import log_in_again
 from kms.keystores.sessions import KmsUserSessions
 from kms.keyview import KeyCache
 from kms.models import KmsCustomKeyStore, KmsImportToken, KmsKeyMaterial
+from kms.resolver import authorize_operation
 from kms.runtime import KMSRuntime
 from kms.runtime import Step as KmsStep
 from kms.service import KMSService
@@ -159,6 +160,7 @@ class Simulator:
                 raise CloudHsmInternalFailureException(f"The HSM could not complete {ctx.operation}: {error}") from error
 
     def _call_kms(self, ctx: RequestContext, request: ParsedRequest) -> Mapping[str, Any]:
+        authorize_operation(ctx)
         touched = Touched()
         try:
             with self._lock, UnitOfWork(self.sessions) as uow:
@@ -183,6 +185,7 @@ class Simulator:
         :raises NeedsUnitOfWork: a key is not cached (or its view went stale): use :meth:`call`.
         :raises NeedsThread: ``inline`` and the operation is heavy: call again from a worker thread.
         """
+        authorize_operation(ctx)
         service = KMSService(self.kms, None, inline=inline)
         return invoke(service, request.operation_model, request.params, ctx)
 

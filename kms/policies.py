@@ -338,6 +338,32 @@ def authorize_principal(policy: str, *, caller: Caller, key_arn: str, key_accoun
     raise denied(caller.principal, operation, key_arn, NO_RESOURCE_POLICY)
 
 
+IDENTITY_ONLY_OPERATIONS = frozenset({
+    "CreateKey", "ListKeys", "ListAliases", "GenerateRandom", "ListRetirableGrants", "CreateCustomKeyStore",
+    "DescribeCustomKeyStores", "UpdateCustomKeyStore", "ConnectCustomKeyStore", "DisconnectCustomKeyStore",
+    "DeleteCustomKeyStore",
+})
+"""Operations authorized by IAM policies alone, on resource ``*`` (the KMS permissions reference,
+https://docs.aws.amazon.com/kms/latest/developerguide/kms-api-permissions-reference.html, and the Service
+Authorization Reference, which lists no resource type for them). CreateAlias, UpdateAlias and DeleteAlias need
+IAM on the alias ARN as well as the key policy on the key (:func:`authorize_identity` with the alias ARN)."""
+
+
+def authorize_identity(caller: Caller | None, operation: str, resource: str = "*") -> None:
+    """An operation (or part of one) that only IAM policies govern: with a verified ``caller`` that is not its
+    account's root, its IAM policy must allow ``kms:<operation>`` on ``resource`` with no explicit Deny;
+    ``AccessDeniedException`` in AWS's words otherwise (recorded: ``User: <arn> is not authorized to perform:
+    kms:CreateKey on resource: * because no identity-based policy allows the kms:CreateKey action``). Without
+    credentials (``caller`` is ``None``) and for the root (not governed by IAM, absent SCPs) nothing is checked."""
+    if caller is None or caller.is_root:
+        return
+    verdict = evaluate_identity_policy(caller.iam_policy, resource, operation, Facts(caller, None))
+    if verdict is False:
+        raise denied(caller.principal, operation, resource, IDENTITY_DENY)
+    if verdict is not True:
+        raise denied(caller.principal, operation, resource, NO_IDENTITY_POLICY)
+
+
 def check_lockout_for(policy: str, caller: Caller, key_arn: str, region: str) -> None:
     """The lockout safety check for a verified principal: the new policy must let *this* caller call
     PutKeyPolicy again (named, or through its account and its IAM policy)."""

@@ -27,7 +27,7 @@ from kms.keyview import KeyView, NeedsUnitOfWork
 from kms.materials import sealed_materials
 from kms.metadata import key_metadata
 from kms.models import KmsAlias, KmsKey
-from kms.policies import Caller, authorize
+from kms.policies import IDENTITY_ONLY_OPERATIONS, Caller, authorize, authorize_identity
 from kms.runtime import KMSRuntime
 
 AliasFallback = Callable[[Session, KeyReference], str | None]
@@ -40,6 +40,14 @@ def caller_of(ctx: RequestContext) -> Caller | None:
     if not ctx.authenticated:
         return None
     return Caller(ctx.account_id, ctx.principal, ctx.iam_policy)
+
+
+def authorize_operation(ctx: RequestContext) -> None:
+    """IAM's check of an operation that acts on no key (CreateKey, ListKeys, GenerateRandom, …): with credentials,
+    the caller's IAM policy must allow it on ``*`` (kms.policies.authorize_identity); nothing for other
+    operations, whose key policies decide."""
+    if ctx.operation in IDENTITY_ONLY_OPERATIONS:
+        authorize_identity(caller_of(ctx), ctx.operation)
 
 
 class KeyResolver:

@@ -34,6 +34,8 @@ from kms.models import KmsAlias, KmsKey
 from kms.operations.base import OperationsBase
 from kms.operations.keys import KeyOperations
 from kms.paging import decode_marker, encode_marker
+from kms.policies import authorize_identity
+from kms.resolver import caller_of
 
 ALIASES_PER_KEY = 50
 LIST_ALIASES_DEFAULT_LIMIT = 50
@@ -82,6 +84,12 @@ class AliasOperations(OperationsBase):
             raise ValidationException("Aliases must refer to keys. Not aliases")
         return self.key_row(ctx, target_key_id, operation)
 
+    @staticmethod
+    def authorize_alias(ctx: RequestContext, alias_name: str) -> None:
+        """IAM's half of CreateAlias, UpdateAlias and DeleteAlias: with credentials, ``kms:<operation>`` on the
+        alias ARN in the caller's IAM policy (the key policy of each affected key is the other half)."""
+        authorize_identity(caller_of(ctx), ctx.operation, alias_arn(ctx.account_id, ctx.region, alias_name))
+
     def check_alias_quota(self, key: KmsKey) -> None:
         count = self.session.scalar(select(func.count()).select_from(KmsAlias).where(
             KmsAlias.account_id == key.account_id, KmsAlias.region == key.region,
@@ -94,6 +102,7 @@ class AliasOperations(OperationsBase):
 
     def create_alias(self, ctx: RequestContext, *, alias_name: str, target_key_id: str) -> None:
         self.check_alias_name(alias_name)
+        self.authorize_alias(ctx, alias_name)
         if self.session.get(KmsAlias, (ctx.account_id, ctx.region, alias_name)) is not None:
             raise AlreadyExistsException(
                 f"An alias with the name {alias_arn(ctx.account_id, ctx.region, alias_name)} already exists")
@@ -105,11 +114,14 @@ class AliasOperations(OperationsBase):
 
     def update_alias(self, ctx: RequestContext, *, alias_name: str, target_key_id: str) -> None:
         """The new target must be the same kind of key (symmetric, asymmetric or HMAC) with the same key usage;
-        its state is checked with the table's UpdateAlias rule for the new target (footnote 10)."""
+        its state is checked with the table's UpdateAlias rule for the new target (footnote 10). The key policies
+        of both the current and the new target must allow kms:UpdateAlias."""
         self.check_alias_name(alias_name)
+        self.authorize_alias(ctx, alias_name)
         alias = self.alias_row(ctx, alias_name)
         key = self.target_key(ctx, target_key_id, "UpdateAliasTarget")
         current = self.resolver.row_by_id(ctx.account_id, ctx.region, alias.target_key_id or "")
+        self.resolver.authorize(ctx, current)
         if key.key_id == current.key_id:
             return
         if key_kind(key) != key_kind(current) or key.key_usage is not current.key_usage:
@@ -123,7 +135,10 @@ class AliasOperations(OperationsBase):
 
     def delete_alias(self, ctx: RequestContext, *, alias_name: str) -> None:
         self.check_alias_name(alias_name)
-        self.session.delete(self.alias_row(ctx, alias_name))
+        self.authorize_alias(ctx, alias_name)
+        alias = self.alias_row(ctx, alias_name)
+        self.resolver.authorize(ctx, self.resolver.row_by_id(ctx.account_id, ctx.region, alias.target_key_id or ""))
+        self.session.delete(alias)
 
     def list_aliases(
         self, ctx: RequestContext, *, key_id: str | None = None, limit: int | None = None, marker: str | None = None
