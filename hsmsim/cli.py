@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hsmsim import __version__
+from hsmsim.aws.sigv4 import is_account_id
 from hsmsim.config import (
     DEFAULT_ACCOUNT,
     DEFAULT_HOST,
@@ -31,7 +32,7 @@ def _positive(text: str) -> int:
 
 
 def _account_id(text: str) -> str:
-    if len(text) != 12 or not text.isascii() or not text.isdigit():
+    if not is_account_id(text):
         raise argparse.ArgumentTypeError(f"an AWS account id is 12 digits, not {text!r}")
     return text
 

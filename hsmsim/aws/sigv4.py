@@ -90,7 +90,8 @@ def _header(headers: Mapping[str, str] | Mapping[str, bytes], name: str) -> str 
     return value
 
 
-def _is_account_id(value: str) -> bool:
+def is_account_id(value: str) -> bool:
+    """Exactly twelve ASCII digits (what AWS calls an account id)."""
     return len(value) == 12 and value.isascii() and value.isdigit()
 
 
@@ -118,7 +119,7 @@ def caller_scope(
     access_key_id = parts[0] or None
     region = parts[2] if len(parts) >= 3 and parts[2] else default_region
     signing_name = parts[3] if len(parts) >= 4 and parts[3] else None
-    if access_key_id is not None and _is_account_id(access_key_id):
+    if access_key_id is not None and is_account_id(access_key_id):
         account_id = access_key_id
     else:
         account_id = default_account

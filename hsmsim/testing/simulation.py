@@ -35,6 +35,7 @@ from typing import Any
 import boto3
 from botocore.config import Config as BotoConfig
 
+from hsmsim.aws.sigv4 import is_account_id
 from hsmsim.testing.clusters import (
     HsmCluster,
     Scope,
@@ -55,7 +56,7 @@ def new_account_id() -> str:
 
 
 def check_account_id(account_id: str) -> str:
-    if len(account_id) != 12 or not account_id.isascii() or not account_id.isdigit():
+    if not is_account_id(account_id):
         raise ValueError(f"an AWS account id is 12 digits, not {account_id!r}")
     return account_id
 
