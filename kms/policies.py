@@ -251,24 +251,19 @@ def _principal_matches(statement: dict[str, Any], caller_account: str, region: s
     return not any(name in mine for name in _principal_names(statement.get("NotPrincipal")))
 
 
-def _conditions_hold(conditions: Any, caller_account: str, region: str, *, unknown: bool) -> bool:
-    """Whether a statement's ``Condition`` block holds for the caller (``unknown`` for keys not modelled)."""
+def _block_holds(conditions: Any, evaluate: Callable[[str, str, list[Any]], bool | None], *, unknown: bool) -> bool:
+    """Whether a statement's ``Condition`` block holds: every clause ``evaluate(operator, key, values)`` is true;
+    a clause it cannot decide (``None``: a key or operator not modelled) counts as ``unknown``. ``kms:ViaService``
+    always holds (no AWS service calls through the simulator)."""
     if not isinstance(conditions, dict):
         return True
-    facts = {"kms:calleraccount": caller_account, "aws:principalaccount": caller_account,
-             "aws:principalarn": root_arn(caller_account, region)}
     for operator, clauses in conditions.items():
-        if not isinstance(clauses, dict):
+        if not isinstance(clauses, dict) or not isinstance(operator, str):
             continue
         for key, expected in clauses.items():
-            name = key.lower()
-            if name == "kms:viaservice":
+            if not isinstance(key, str) or key.lower() == "kms:viaservice":
                 continue
-            if name not in facts:
-                if not unknown:
-                    return False
-                continue
-            held = _compare(operator, facts[name], _as_list(expected))
+            held = evaluate(operator, key, _as_list(expected))
             if held is None:
                 if not unknown:
                     return False
@@ -276,6 +271,18 @@ def _conditions_hold(conditions: Any, caller_account: str, region: str, *, unkno
             if not held:
                 return False
     return True
+
+
+def _conditions_hold(conditions: Any, caller_account: str, region: str, *, unknown: bool) -> bool:
+    """Whether a statement's ``Condition`` block holds for the caller (``unknown`` for keys not modelled)."""
+    facts = {"kms:calleraccount": caller_account, "aws:principalaccount": caller_account,
+             "aws:principalarn": root_arn(caller_account, region)}
+
+    def evaluate(operator: str, key: str, expected: list[Any]) -> bool | None:
+        name = key.lower()
+        return _compare(operator, facts[name], expected) if name in facts else None
+
+    return _block_holds(conditions, evaluate, unknown=unknown)
 
 
 def _compare(operator: str, actual: str, expected: list[Any]) -> bool | None:
@@ -477,22 +484,8 @@ _NEGATED = ("StringNotEquals", "StringNotLike", "ArnNotEquals", "ArnNotLike", "S
 
 def _conditions_hold_for(conditions: Any, facts: Facts, *, unknown: bool) -> bool:
     """A statement's ``Condition`` block for a verified caller (IAM's rules; ``unknown`` for keys not modelled)."""
-    if not isinstance(conditions, dict):
-        return True
-    for operator, clauses in conditions.items():
-        if not isinstance(clauses, dict) or not isinstance(operator, str):
-            continue
-        for key, expected in clauses.items():
-            if not isinstance(key, str) or key.lower() == "kms:viaservice":
-                continue
-            held = _condition_holds(operator, facts.get(key), _as_list(expected))
-            if held is None:
-                if not unknown:
-                    return False
-                continue
-            if not held:
-                return False
-    return True
+    return _block_holds(conditions, lambda operator, key, values: _condition_holds(operator, facts.get(key), values),
+                        unknown=unknown)
 
 
 def _condition_holds(operator: str, actual: Any, expected: list[Any]) -> bool | None:
@@ -519,9 +512,7 @@ def _condition_holds(operator: str, actual: Any, expected: list[Any]) -> bool | 
         return None
     if qualifier == "ForAllValues":
         return all(results)
-    if qualifier == "ForAnyValue" or not isinstance(actual, list):
-        return any(results)
-    return any(results)
+    return any(results)  # ForAnyValue, a single value, or a multivalued key without a qualifier
 
 
 def _compare_one(op: str, actual: str, expected: list[Any]) -> bool | None:
