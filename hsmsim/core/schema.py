@@ -15,6 +15,7 @@ the migrations equal (Alembic's autogenerate comparison finds no difference).
 
 from __future__ import annotations
 
+import functools
 import logging
 import sqlite3
 from datetime import UTC, datetime
@@ -55,8 +56,14 @@ def _config(connection: object | None = None) -> AlembicConfig:
     return config
 
 
+@functools.cache
+def _scripts() -> ScriptDirectory:
+    """The migration scripts (read once per process)."""
+    return ScriptDirectory.from_config(_config())
+
+
 def head() -> str:
-    revision = ScriptDirectory.from_config(_config()).get_current_head()
+    revision = _scripts().get_current_head()
     assert revision is not None, "hsmsim/migrations has no revision"
     return revision
 
@@ -69,7 +76,7 @@ def current(engine: Engine) -> str | None:
 
 
 def _known(revision: str) -> bool:
-    return revision in {script.revision for script in ScriptDirectory.from_config(_config()).walk_revisions()}
+    return revision in {script.revision for script in _scripts().walk_revisions()}
 
 
 def _copy_aside(engine: Engine, revision: str) -> Path | None:
